@@ -1,0 +1,39 @@
+# make demo : create .venv, install i2i, run the offline demo (about 2-3 minutes on a CPU)
+# make test : create .venv, install i2i with test extras, run ruff and the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test lint pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/i2i demo --out demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+test: lint pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4
+	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4 --precision bf16
+
+clean:
+	rm -rf $(VENV) demo runs .pytest_cache

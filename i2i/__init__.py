@@ -1,0 +1,69 @@
+"""i2i: plugin-based image-to-image translation on PyTorch.
+
+The public API a plugin may use (built-in plugins use nothing else)::
+
+    import i2i
+    i2i.hookimpl, i2i.ModelSpec, i2i.DatasetFormatSpec, i2i.GANModel, i2i.OptimGroup,
+    i2i.InferenceInfo, i2i.opt, i2i.GeneratorConfig, i2i.DiscriminatorConfig, ...
+    i2i.nn (primitives), i2i.errors
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from i2i.config import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    OptimConfig,
+    ScheduleConfig,
+    TrainConfig,
+    opt,
+)
+from i2i.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    I2IError,
+    ImageReadError,
+    InputError,
+    NonFiniteLossError,
+    PluginError,
+)
+from i2i.hookspecs import hookimpl
+from i2i.manager import Context, load_context, make_plugin_manager
+from i2i.model import GANModel, OptimGroup, set_requires_grad
+from i2i.registry import Registrar, Registry
+from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport, InferenceInfo, ModelSpec
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "Context",
+    "DataOptions",
+    "DatasetError",
+    "DatasetFormatSpec",
+    "DatasetReport",
+    "DiscriminatorConfig",
+    "GANModel",
+    "GeneratorConfig",
+    "I2IError",
+    "ImageReadError",
+    "InferenceInfo",
+    "InputError",
+    "ModelSpec",
+    "NonFiniteLossError",
+    "OptimConfig",
+    "OptimGroup",
+    "PluginError",
+    "Registrar",
+    "Registry",
+    "ScheduleConfig",
+    "TrainConfig",
+    "__version__",
+    "hookimpl",
+    "load_context",
+    "make_plugin_manager",
+    "opt",
+    "set_requires_grad",
+]

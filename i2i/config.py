@@ -1,0 +1,301 @@
+"""Configuration types and the strict config loader.
+
+Configs are frozen dataclasses whose fields carry a help text (``opt(default, "help")``). A run
+config is built from defaults, an optional TOML file and ``--set key=value`` overrides, all through
+:func:`from_dict` / :func:`apply_overrides`, which reject unknown keys and wrong types with a
+message that lists the valid keys.
+
+Example:
+    >>> from i2i.config import GeneratorConfig, apply_overrides
+    >>> apply_overrides(GeneratorConfig(), ["ngf=8", "n_blocks=2"]).ngf
+    8
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from i2i.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def opt(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - "help" reads best here
+    """A dataclass field with a default and a help text (shown by ``i2i train FAMILY --help``)."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use tuples for sequence defaults: configs are frozen")
+    if dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=lambda: default, metadata={"help": help}, **kw)
+    return dataclasses.field(default=default, metadata={"help": help}, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared config blocks. Families use the same names where they mean the same thing.
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+    """Generator architecture (resolved through the generator registry by ``arch``)."""
+
+    arch: str = opt("resnet", "generator architecture name (see `i2i plugins`)")
+    ngf: int = opt(64, "channels of the first generator layer")
+    n_blocks: int = opt(9, "residual blocks (ResNet generators)")
+    n_downsampling: int = opt(2, "stride-2 downsampling steps (ResNet generators)")
+    norm: str = opt("instance", "normalization layer: batch | instance | none")
+    dropout: float = opt(0.0, "dropout probability inside the generator blocks")
+    upsample: str = opt("transpose", "upsampling: transpose (conv-transpose) | resize (resize+conv)")
+    padding: str = opt("reflect", "padding mode of the residual blocks: reflect | replicate | zeros")
+    init: str = opt("normal", "weight init: normal | xavier | kaiming | orthogonal")
+    init_gain: float = opt(0.02, "scale of the weight init")
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Discriminator architecture (resolved through the discriminator registry by ``arch``)."""
+
+    arch: str = opt("patchgan", "discriminator architecture name (see `i2i plugins`)")
+    ndf: int = opt(64, "channels of the first discriminator layer")
+    n_layers: int = opt(3, "stride-2 conv layers of the PatchGAN (3 gives 70x70 patches)")
+    norm: str = opt("instance", "normalization layer: batch | instance | none")
+    spectral_norm: bool = opt(False, "wrap conv layers in spectral normalization")
+    init: str = opt("normal", "weight init: normal | xavier | kaiming | orthogonal")
+    init_gain: float = opt(0.02, "scale of the weight init")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Adam optimizer settings (one optimizer per network group)."""
+
+    lr: float = opt(2e-4, "learning rate of the generators")
+    lr_d: float = opt(0.0, "learning rate of the discriminators (0 = same as lr; set for TTUR)")
+    beta1: float = opt(0.5, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    weight_decay: float = opt(0.0, "Adam weight decay")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule over the whole run."""
+
+    kind: str = opt("linear_decay", "constant | linear_decay (constant, then linear to zero)")
+    decay_start: float = opt(0.5, "fraction of the run after which linear decay starts")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the generic trainer, shared by every family (``--set train.KEY=VALUE``)."""
+
+    steps: int = opt(0, "optimizer steps to run (0 = use epochs)")
+    epochs: int = opt(0, "epochs to run when steps is 0")
+    batch_size: int = opt(1, "images per batch")
+    size: int = opt(256, "training crop size in pixels")
+    load_size: int = opt(0, "resize before cropping (0 = size * 286/256, the paper's jitter)")
+    workers: int = opt(2, "DataLoader worker processes (0 = load in the main process)")
+    seed: int = opt(0, "random seed (weights, data order, augmentation)")
+    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    precision: str = opt("fp32", "fp32 | bf16 | fp16 (autocast; bf16 also on CPU)")
+    flip: bool = opt(True, "random horizontal flips")
+    strict: bool = opt(False, "stop on the first corrupt image instead of skipping it")
+    log_every: int = opt(10, "write metrics.jsonl every N steps")
+    sample_every: int = opt(200, "write a sample grid every N steps (0 = only at the end)")
+    checkpoint_every: int = opt(500, "save a checkpoint every N steps (0 = only at the end)")
+    keep_checkpoints: int = opt(3, "how many recent checkpoints to keep")
+    channels_last: bool = opt(False, "use channels_last memory format")
+    grad_clip: float = opt(0.0, "clip gradient norm per network group (0 = off)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict loading
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"'{key}' expects {tp}, got {value!r}")
+    if origin is typing.Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise ConfigError(f"'{key}' must be one of {typing.get_args(tp)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"'{key}' expects a list, got {value!r}")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"'{key}' expects {len(args)} values, got {len(value)}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"'{key}' is a section; expected a table of keys, got {value!r}")
+        return from_dict(tp, value, prefix=f"{key}.")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"'{key}' expects true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"'{key}' expects an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"'{key}' expects a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"'{key}' expects a string, got {value!r}")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"'{key}' expects {tp}, got {value!r}")
+
+
+def from_dict(cls: type[C], data: Mapping[str, Any], *, prefix: str = "") -> C:
+    """Build the dataclass ``cls`` from a nested mapping, strictly.
+
+    Raises:
+        ConfigError: an unknown key (the message lists the valid ones) or a value of the wrong type.
+    """
+    hints = _hints(cls)
+    names = _field_names(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key '{prefix}{key}'; valid keys here: "
+                + ", ".join(f"{prefix}{n}" for n in names)
+            )
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"invalid config for {prefix or cls.__name__}: {e}") from None
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass config as a plain nested dict (tuples become lists, for TOML/JSON)."""
+
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (tuple, list)):
+            return [conv(x) for x in v]
+        return v
+
+    return conv(obj)
+
+
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``update`` into a copy of ``base``."""
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """Parse one ``--set`` value as a TOML value; bare words stay strings.
+
+    Example:
+        >>> parse_value("8"), parse_value("true"), parse_value("lsgan"), parse_value("[1, 2]")
+        (8, True, 'lsgan', [1, 2])
+    """
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def overrides_to_dict(items: Iterable[str]) -> dict[str, Any]:
+    """``["a.b=1", "c=x"]`` -> ``{"a": {"b": 1}, "c": "x"}``.
+
+    Raises:
+        ConfigError: an item has no ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value (e.g. generator.ngf=8), got {item!r}")
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {key}: '{p}' is both a value and a section")
+            node = nxt
+        node[parts[-1]] = parse_value(raw.strip())
+    return out
+
+
+def apply_overrides(cfg: C, items: Iterable[str]) -> C:
+    """Return ``cfg`` with ``key=value`` overrides applied strictly."""
+    data = merge(to_dict(cfg), overrides_to_dict(items))
+    return from_dict(type(cfg), data)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file.
+
+    Raises:
+        ConfigError: the file is missing or not valid TOML (with the parser's position).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist; pass an existing .toml file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, default, help) for every leaf field of a config class, for help pages."""
+    rows: list[tuple[str, str, str]] = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            rows.extend(describe(tp, f"{prefix}{f.name}."))
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = "(required)"
+        rows.append((f"{prefix}{f.name}", repr(default), f.metadata.get("help", "")))
+    return rows

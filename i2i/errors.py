@@ -1,0 +1,64 @@
+"""Errors raised by i2i.
+
+Every error is an :class:`I2IError`. Messages are one line and say what was expected, what was
+found and how to fix it. The CLI prints the message and exits with status 1 (the traceback is
+shown only with ``I2I_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+
+class I2IError(Exception):
+    """Base class of every error i2i raises on purpose."""
+
+
+class ConfigError(I2IError, ValueError):
+    """A configuration key, value or file is wrong."""
+
+
+class RegistryError(I2IError, KeyError):
+    """A name could not be registered or resolved."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownNameError(RegistryError):
+    """A name is not in a registry; the message lists the known names."""
+
+
+class DuplicateNameError(RegistryError):
+    """Two plugins registered the same name; the message names both plugins."""
+
+
+class PluginError(I2IError):
+    """A plugin could not be loaded or broke the plugin contract."""
+
+
+class DatasetError(I2IError):
+    """A dataset folder is missing, empty, mis-laid-out or holds unusable files."""
+
+
+class ImageReadError(DatasetError):
+    """One image file could not be decoded."""
+
+
+class CheckpointError(I2IError):
+    """A checkpoint is missing, corrupt or does not match the model."""
+
+
+class NonFiniteLossError(I2IError, FloatingPointError):
+    """A loss term became NaN or infinite; training stopped."""
+
+    def __init__(self, step: int, term: str, value: float) -> None:
+        super().__init__(
+            f"loss term '{term}' is {value} at step {step}; training stopped and the last good "
+            "checkpoint was kept. Lower the learning rate, use --precision fp32, or check the data."
+        )
+        self.step = step
+        self.term = term
+        self.value = value
+
+
+class InputError(I2IError, ValueError):
+    """An input image or tensor does not fit what the model expects."""

@@ -1,0 +1,133 @@
+"""The specs a plugin registers: model families and dataset formats.
+
+These are plain frozen dataclasses. A plugin builds one and hands it to the registrar it receives
+in :func:`i2i.hookspecs.i2i_register_models` / :func:`i2i.hookspecs.i2i_register_dataset_formats`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from torch.utils.data import Dataset
+
+    from i2i.manager import Context
+    from i2i.model import GANModel
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceInfo:
+    """What the inference module of one direction takes and returns.
+
+    Attributes:
+        inputs: Input kinds in order: ``"image"``, ``"label"``, ``"noise"``, ``"class"``.
+        in_channels: Channels of the input image (or label classes for label maps).
+        out_channels: Channels of the output image.
+        stride: Input height and width must be multiples of this (translate pads, then crops).
+        scale: Output size / input size (e.g. 4 for x4 super-resolution).
+        value_range: Range of input and output pixel values (i2i uses (-1, 1)).
+        direction: ``"AtoB"``, ``"BtoA"`` or another family-defined name.
+    """
+
+    inputs: tuple[str, ...]
+    in_channels: int
+    out_channels: int
+    stride: int = 1
+    scale: int = 1
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    direction: str = "AtoB"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A model family.
+
+    Attributes:
+        name: CLI name, e.g. ``"cyclegan"`` (``i2i train NAME``).
+        summary: One line shown by ``i2i models``.
+        config_cls: Frozen dataclass of the family's options (fields made with :func:`i2i.opt`).
+        build: ``build(config, context) -> GANModel``.
+        dataset_format: Name of the dataset format it trains on (e.g. ``"unpaired"``).
+        batch_keys: Keys the model reads from a batch (e.g. ``("A", "B")``).
+        data_channels: ``data_channels(config) -> {batch key: channels}`` for the dataset.
+        directions: Inference directions; the first is the default.
+        default_train: Overrides of :class:`i2i.config.TrainConfig` defaults for this family.
+    """
+
+    name: str
+    summary: str
+    config_cls: type
+    build: Callable[[Any, Context], GANModel]
+    dataset_format: str
+    batch_keys: tuple[str, ...]
+    data_channels: Callable[[Any], Mapping[str, int]]
+    directions: tuple[str, ...] = ("AtoB",)
+    default_train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """How a dataset format should load a split.
+
+    Attributes:
+        split: ``"train"`` or ``"test"`` (formats map these to their folders).
+        size: Crop size (square) for training; 0 means no resize or crop (test/inference).
+        load_size: Resize to this before cropping (0 = no resize).
+        channels: Channels per batch key, e.g. ``{"A": 3, "B": 1}``.
+        flip: Random horizontal flip.
+        strict: Raise on a corrupt image instead of skipping it.
+        load_image: ``load_image(path, channels) -> HxWxC float32 array in [0, 1]``
+            (the context's image loader; plugins can override it through a hook).
+    """
+
+    split: str = "train"
+    size: int = 256
+    load_size: int = 286
+    channels: Mapping[str, int] = dataclasses.field(default_factory=lambda: {"A": 3, "B": 3})
+    flip: bool = True
+    strict: bool = False
+    load_image: Callable[[Path, int], np.ndarray] | None = None
+
+
+@dataclasses.dataclass
+class DatasetReport:
+    """What validation found: files per folder and any problems (empty when valid)."""
+
+    root: Path
+    format: str
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetFormatSpec:
+    """A dataset layout on disk.
+
+    Attributes:
+        name: Format name, e.g. ``"unpaired"`` (``--format NAME``).
+        summary: One line.
+        keys: Batch keys its samples carry (e.g. ``("A", "B")``).
+        validate: ``validate(root, options) -> DatasetReport``; raises
+            :class:`i2i.errors.DatasetError` naming the offending files when unusable.
+        build: ``build(root, options) -> Dataset``. Items are fetched with
+            ``dataset[(index, seed)]``: all randomness of the sample (crop, flip, unpaired
+            partner) derives from ``seed``, so data order and augmentation resume exactly.
+            A sample is a dict of CHW float tensors in [-1, 1] per key, plus ``"skipped"`` (the
+            number of corrupt files skipped to produce it).
+        demo: ``demo(out_dir, seed) -> None`` writes an offline demo dataset (or None).
+    """
+
+    name: str
+    summary: str
+    keys: tuple[str, ...]
+    validate: Callable[[Path, DataOptions], DatasetReport]
+    build: Callable[[Path, DataOptions], Dataset]
+    demo: Callable[[Path, int], None] | None = None
