@@ -1,0 +1,61 @@
+"""Shared GAN primitives: pure ``nn.Module`` building blocks and functions.
+
+Nothing here knows about plugins, datasets, training or the CLI.
+
+Example:
+    >>> import torch
+    >>> from i2i.nn import LSGANLoss, NLayerDiscriminator, ResnetGenerator, init_weights
+    >>> g = init_weights(ResnetGenerator(3, 3, ngf=8, n_blocks=2))
+    >>> d = init_weights(NLayerDiscriminator(3, ndf=8))
+    >>> fake = g(torch.zeros(1, 3, 64, 64))
+    >>> loss = LSGANLoss()(d(fake), target_is_real=True, for_discriminator=False)
+"""
+
+from __future__ import annotations
+
+from i2i.nn.discriminators import (
+    NLayerDiscriminator,
+    PixelDiscriminator,
+    patchgan_output_size,
+    receptive_field,
+)
+from i2i.nn.generators import PADDINGS, UPSAMPLES, ResnetBlock, ResnetGenerator
+from i2i.nn.init import INIT_KINDS, init_weights
+from i2i.nn.losses import (
+    GANLoss,
+    HingeGANLoss,
+    LSGANLoss,
+    Prediction,
+    VanillaGANLoss,
+    WGANLoss,
+    flatten_predictions,
+    gradient_penalty,
+)
+from i2i.nn.norm import NORM_LAYERS, norm_layer, spectral_norm, uses_bias
+from i2i.nn.pool import ImagePool
+
+__all__ = [
+    "GANLoss",
+    "HingeGANLoss",
+    "INIT_KINDS",
+    "ImagePool",
+    "LSGANLoss",
+    "NLayerDiscriminator",
+    "NORM_LAYERS",
+    "PADDINGS",
+    "PixelDiscriminator",
+    "Prediction",
+    "ResnetBlock",
+    "ResnetGenerator",
+    "UPSAMPLES",
+    "VanillaGANLoss",
+    "WGANLoss",
+    "flatten_predictions",
+    "gradient_penalty",
+    "init_weights",
+    "norm_layer",
+    "patchgan_output_size",
+    "receptive_field",
+    "spectral_norm",
+    "uses_bias",
+]

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from i2i.errors import ConfigError
+from i2i.nn import INIT_KINDS, NORM_LAYERS, init_weights, norm_layer, spectral_norm, uses_bias
+
+
+def test_norm_layers() -> None:
+    bn = norm_layer("batch", 8)
+    assert isinstance(bn, nn.BatchNorm2d) and bn.affine
+    inn = norm_layer("instance", 8)
+    assert isinstance(inn, nn.InstanceNorm2d)
+    assert not inn.affine and not inn.track_running_stats
+    assert list(inn.state_dict()) == []
+    assert isinstance(norm_layer("none", 8), nn.Identity)
+    assert (uses_bias("batch"), uses_bias("instance"), uses_bias("none")) == (False, True, True)
+
+
+def test_norm_mapping_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        NORM_LAYERS["group"] = nn.GroupNorm  # type: ignore[index]
+    with pytest.raises(TypeError):
+        INIT_KINDS["zeros"] = nn.init.zeros_  # type: ignore[index]
+
+
+def test_unknown_names_list_known_ones() -> None:
+    with pytest.raises(ConfigError, match="batch, instance, none"):
+        norm_layer("group", 8)
+    with pytest.raises(ConfigError, match="batch, instance, none"):
+        uses_bias("layer")
+    with pytest.raises(ConfigError, match="normal, xavier, kaiming, orthogonal"):
+        init_weights(nn.Conv2d(1, 1, 1), kind="uniform")
+    with pytest.raises(ConfigError, match="gain"):
+        init_weights(nn.Conv2d(1, 1, 1), gain=0.0)
+
+
+def _conv() -> nn.Conv2d:
+    torch.manual_seed(0)
+    return nn.Conv2d(64, 64, 3)  # fan_in = fan_out = 576
+
+
+def test_init_normal_and_bias() -> None:
+    c = init_weights(_conv(), "normal", 0.02)
+    assert c.weight.mean().abs() < 2e-3
+    assert c.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert torch.count_nonzero(c.bias) == 0
+
+
+def test_init_xavier_kaiming_orthogonal() -> None:
+    c = init_weights(_conv(), "xavier", 0.5)
+    assert c.weight.std().item() == pytest.approx(0.5 * math.sqrt(2 / (576 + 576)), rel=0.05)
+    c = init_weights(_conv(), "kaiming")
+    assert c.weight.std().item() == pytest.approx(math.sqrt(2 / 576), rel=0.05)
+    c = init_weights(_conv(), "orthogonal", 2.0)
+    w = c.weight.detach().flatten(1)
+    assert torch.allclose(w @ w.T, 4.0 * torch.eye(64), atol=1e-4)
+
+
+def test_init_batch_norm_and_linear() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm2d(512))
+    init_weights(net, "normal", 0.02)
+    bn = net[1]
+    assert bn.weight.mean().item() == pytest.approx(1.0, abs=5e-3)
+    assert bn.weight.std().item() == pytest.approx(0.02, rel=0.15)
+    assert torch.count_nonzero(bn.bias) == 0
+    assert torch.count_nonzero(net[0].bias) == 0
+
+
+def test_init_spectral_normed_module() -> None:
+    c = spectral_norm(_conv())
+    init_weights(c, "normal", 0.02)
+    original = c.parametrizations.weight.original
+    assert original.std().item() == pytest.approx(0.02, rel=0.05)
+    c.eval()
+    sigma = torch.linalg.matrix_norm(c.weight.detach().flatten(1), ord=2)
+    assert sigma.item() == pytest.approx(1.0, rel=0.1)  # power-iteration estimate, not exact
+
+
+def test_spectral_norm_wrapper() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.ConvTranspose2d(4, 4, 3), nn.Linear(4, 2))
+    assert spectral_norm(net, enabled=False) is net
+    assert not any(parametrize.is_parametrized(m) for m in net.modules())
+    assert spectral_norm(net) is net
+    layers = [net[0], net[2], net[3]]
+    assert all(parametrize.is_parametrized(m, "weight") for m in layers)
+    spectral_norm(net)  # idempotent: no second parametrization
+    assert all(len(m.parametrizations.weight) == 1 for m in layers)
+    single = spectral_norm(nn.Linear(3, 3))
+    assert parametrize.is_parametrized(single, "weight")
+
+
+def test_nn_imports_only_torch_and_core() -> None:
+    allowed_i2i = {"i2i.errors", "i2i.registry"}
+    nn_dir = Path(__file__).resolve().parents[2] / "i2i" / "nn"
+    for path in nn_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top == "i2i":
+                    assert name in allowed_i2i or name.startswith("i2i.nn"), (path.name, name)
+                else:
+                    assert top in {
+                        "torch",
+                        "__future__",
+                        "collections",
+                        "types",
+                        "typing",
+                        "math",
+                    }, (
+                        path.name,
+                        name,
+                    )
