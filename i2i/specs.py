@@ -56,6 +56,8 @@ class ModelSpec:
         data_channels: ``data_channels(config) -> {batch key: channels}`` for the dataset.
         directions: Inference directions; the first is the default.
         default_train: Overrides of :class:`i2i.config.TrainConfig` defaults for this family.
+        tiny: ``--set`` overrides that make a tiny model (a few channels) for smoke tests and
+            the contract test every registered family must pass.
     """
 
     name: str
@@ -67,6 +69,7 @@ class ModelSpec:
     data_channels: Callable[[Any], Mapping[str, int]]
     directions: tuple[str, ...] = ("AtoB",)
     default_train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tiny: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Device, precision and seeding: the one place where process-wide torch settings are made."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from i2i.errors import ConfigError
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn ``auto | cpu | cuda | cuda:N | mps`` into a device that exists here.
+
+    Raises:
+        ConfigError: the requested device is not available (the message says what is).
+    """
+    name = (name or "auto").strip().lower()
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not cuda:
+            raise ConfigError(
+                "device 'cuda' was requested but no CUDA GPU is visible to PyTorch; "
+                "use --device cpu (or auto), or install a CUDA build of torch"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device '{name}' does not exist: {torch.cuda.device_count()} GPU(s) visible"
+            )
+    if dev.type == "mps" and not mps:
+        raise ConfigError("device 'mps' was requested but MPS is not available; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unsupported device '{name}'; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def check_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` (None for fp32).
+
+    Raises:
+        ConfigError: unknown precision, or one the device cannot run.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{precision}'; use one of: {', '.join(PRECISIONS)}")
+    dtype = PRECISIONS[precision]
+    if dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("this GPU does not support bf16; use --precision fp16 or fp32")
+    if dtype is torch.float16 and device.type == "mps":
+        return dtype
+    return dtype
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
+    """``torch.autocast`` for ``dtype``, or nothing for fp32."""
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def make_grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """A gradient scaler that is active only for fp16 (bf16 and fp32 do not need one)."""
+    enabled = dtype is torch.float16 and device.type in ("cuda", "cpu")
+    return torch.amp.GradScaler(device.type if device.type != "mps" else "cpu", enabled=enabled)
+
+
+def configure_torch(device: torch.device, *, deterministic: bool = False) -> None:
+    """Process-wide torch settings for training and inference on ``device``."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """Torch RNG states (CPU and every CUDA device) as tensors, for checkpoints."""
+    state = {"rng/cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"rng/cuda{i}"] = s
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore :func:`rng_state`."""
+    if "rng/cpu" in state:
+        torch.set_rng_state(state["rng/cpu"])
+    if torch.cuda.is_available():
+        cuda = [state[k] for k in sorted(state) if k.startswith("rng/cuda")]
+        if cuda and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)

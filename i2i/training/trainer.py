@@ -1,0 +1,427 @@
+"""The generic trainer: one loop for every model family.
+
+The trainer owns optimizers, AMP and gradient scaling, LR schedules, checkpoints, sample grids,
+logging (through observer hooks), signals and resume. A family only provides a
+:class:`~i2i.model.GANModel`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from i2i.errors import CheckpointError, ConfigError, NonFiniteLossError
+from i2i.manager import Context
+from i2i.model import GANModel, set_requires_grad
+from i2i.specs import DataOptions
+from i2i.training import runtime
+from i2i.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from i2i.training.run import RunConfig, RunInfo, write_text_atomic
+from i2i.training.sampler import ResumableBatchSampler
+
+log = logging.getLogger(__name__)
+
+
+def lr_factor(kind: str, decay_start: float, step: int, total: int) -> float:
+    """LR multiplier at ``step`` of ``total``.
+
+    ``linear_decay`` keeps the LR constant for the first ``decay_start`` fraction of the run,
+    then decays it linearly to zero at the end (the CycleGAN/Pix2Pix recipe, in steps).
+
+    Raises:
+        ConfigError: unknown schedule kind.
+    """
+    if kind == "constant":
+        return 1.0
+    if kind == "linear_decay":
+        start = int(round(decay_start * total))
+        if step < start or total <= start:
+            return 1.0
+        return max(0.0, 1.0 - (step - start) / float(total - start))
+    raise ConfigError(f"unknown schedule kind '{kind}'; use constant or linear_decay")
+
+
+def _ignore_sigint_in_worker(_: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") -> DataOptions:
+    """The dataset options of a run (crop, resize, channels, flips)."""
+    t = run.train
+    load = t.load_size or int(round(t.size * 286 / 256))
+    return DataOptions(
+        split=split,
+        size=t.size,
+        load_size=load,
+        channels=dict(spec.data_channels(run.model)),
+        flip=t.flip,
+        strict=t.strict,
+        load_image=ctx.load_image,
+    )
+
+
+class TrainStep:
+    """One optimization step of a :class:`~i2i.model.GANModel`.
+
+    Runs ``forward_step`` once under autocast, then for each group of ``step_groups``: the
+    group's losses (other groups frozen), a finiteness check naming the bad term, backward
+    through the gradient scaler (active for fp16 only), optional clipping and the optimizer step.
+
+    Args:
+        model: The family's model, already on ``device``.
+        device: Device of the model.
+        amp_dtype: Autocast dtype (None = fp32).
+        grad_clip: Clip each group's gradient norm to this (0 = off).
+
+    Example:
+        >>> step = TrainStep(model, torch.device("cpu"), torch.bfloat16)  # doctest: +SKIP
+        >>> losses = step(batch, step_index=0)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: GANModel,
+        device: torch.device,
+        amp_dtype: torch.dtype | None = None,
+        grad_clip: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.amp_dtype = amp_dtype
+        self.grad_clip = grad_clip
+        self.groups = model.optimizer_groups()
+        self.modules = {g.name: list(g.modules) for g in self.groups}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for g in self.groups:
+            params = g.parameters()
+            if not params:
+                raise ConfigError(f"optimizer group '{g.name}' has no parameters")
+            self.optimizers[g.name] = torch.optim.Adam(
+                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay
+            )
+        self.scaler = runtime.make_grad_scaler(device, amp_dtype)
+        self.last_cache: dict[str, torch.Tensor] | None = None
+
+    def set_lr_factor(self, factor: float) -> None:
+        """Set every group's LR to its base LR times ``factor``."""
+        for g in self.groups:
+            for pg in self.optimizers[g.name].param_groups:
+                pg["lr"] = g.lr * factor
+
+    def lrs(self) -> dict[str, float]:
+        return {f"lr/{n}": o.param_groups[0]["lr"] for n, o in self.optimizers.items()}
+
+    def __call__(self, batch: Mapping[str, Any], step_index: int) -> dict[str, float]:
+        """Run one step; returns the loss terms as floats (``G/gan_A``, ``G/total``, ...).
+
+        Raises:
+            NonFiniteLossError: a loss term is NaN or infinite (before any weight changes
+                of that group).
+        """
+        model, amp = self.model, self.amp_dtype
+        out: dict[str, float] = {}
+        with runtime.autocast(self.device, amp):
+            cache = model.forward_step(batch)
+        for group in model.step_groups(step_index):
+            for name, mods in self.modules.items():
+                set_requires_grad(mods, name == group)
+            with runtime.autocast(self.device, amp):
+                losses = model.losses(group, batch, cache)
+            total = sum(losses.values())
+            values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
+            for name, val in zip(losses, values, strict=True):
+                if not math.isfinite(val):
+                    raise NonFiniteLossError(step_index + 1, f"{group}/{name}", val)
+                out[f"{group}/{name}"] = val
+            out[f"{group}/total"] = sum(values)
+            opt = self.optimizers[group]
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            if self.grad_clip > 0:
+                self.scaler.unscale_(opt)
+                params = [p for m in self.modules[group] for p in m.parameters()]
+                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            self.scaler.step(opt)
+            self.scaler.update()
+        for mods in self.modules.values():
+            set_requires_grad(mods, True)
+        self.last_cache = cache
+        return out
+
+
+class Trainer:
+    """Train one model family on one dataset into a run directory.
+
+    Args:
+        ctx: Plugin context (registries and hooks).
+        run_config: The resolved run config.
+        run_dir: Where config, checkpoints, samples, metrics and the results page go.
+        resume: Continue from the latest checkpoint in ``run_dir``.
+        rank: Process rank (for distributed runs; rank 0 writes files).
+        world_size: Number of processes.
+
+    Example:
+        >>> trainer = Trainer(ctx, run_config, Path("runs/x"))  # doctest: +SKIP
+        >>> trainer.fit()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        run_config: RunConfig,
+        run_dir: str | Path,
+        *,
+        resume: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.ctx = ctx
+        self.cfg = run_config
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.rank = rank
+        self.world_size = world_size
+        self.spec = ctx.models.get(run_config.family)
+        self.format = ctx.dataset_formats.get(self.spec.dataset_format)
+        t = run_config.train
+        if t.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
+        if t.size < 0 or t.size % 1:
+            raise ConfigError(f"train.size must be a positive number of pixels, got {t.size}")
+        self.device = runtime.resolve_device(t.device)
+        self.amp_dtype = runtime.check_precision(t.precision, self.device)
+        self.model: GANModel | None = None
+        self.step = 0
+        self.info: RunInfo | None = None
+
+    # -- setup -------------------------------------------------------------------------------
+    def _build_data(self) -> Any:
+        options = data_options(self.spec, self.cfg, self.ctx)
+        root = Path(self.cfg.data)
+        report = self.format.validate(root, options)
+        log.info("dataset %s: %s", root, report.counts)
+        return self.format.build(root, options)
+
+    def _loader(self, dataset: Any, start_step: int) -> Iterator[Mapping[str, Any]]:
+        t = self.cfg.train
+        sampler = ResumableBatchSampler(
+            len(dataset), t.batch_size, t.seed, start_step, self.rank, self.world_size
+        )
+        loader = DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            num_workers=t.workers,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=_ignore_sigint_in_worker if t.workers > 0 else None,
+            prefetch_factor=2 if t.workers > 0 else None,
+            # a private generator: creating the iterator must not consume the global RNG,
+            # or a resumed run would diverge from an uninterrupted one
+            generator=torch.Generator().manual_seed(t.seed * 7919 + start_step),
+        )
+        return iter(loader)
+
+    def total_steps(self, n: int) -> tuple[int, int]:
+        """(total steps, steps per epoch) from ``train.steps`` or ``train.epochs``."""
+        from i2i.training.sampler import steps_per_epoch
+
+        t = self.cfg.train
+        spe = steps_per_epoch(n, t.batch_size, self.world_size)
+        if t.steps > 0:
+            return t.steps, spe
+        if t.epochs > 0:
+            return t.epochs * spe, spe
+        raise ConfigError("set train.steps or train.epochs (--steps N or --epochs N) above 0")
+
+    # -- main loop ---------------------------------------------------------------------------
+    def fit(self) -> RunInfo:
+        """Run training to the end (or until stopped). Returns the run info.
+
+        Raises:
+            NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is kept).
+            DatasetError: the dataset failed validation.
+        """
+        t = self.cfg.train
+        runtime.configure_torch(self.device)
+        runtime.seed_everything(t.seed + self.rank)
+        dataset = self._build_data()
+        total, spe = self.total_steps(len(dataset))
+
+        model = self.spec.build(self.cfg.model, self.ctx).to(self.device)
+        if t.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        stepper = TrainStep(model, self.device, self.amp_dtype, t.grad_clip)
+        schedule = getattr(self.cfg.model, "schedule", None)
+        kind = getattr(schedule, "kind", "constant")
+        decay_start = getattr(schedule, "decay_start", 0.5)
+        lr_factor(kind, decay_start, 0, total)  # validate the kind before training
+
+        start, skipped = self._restore(stepper) if self.resume else (0, 0)
+        if start >= total:
+            log.info("run already complete at step %d of %d", start, total)
+        self.step = start
+        info = RunInfo(
+            run_dir=self.run_dir,
+            config=self.cfg,
+            total_steps=total,
+            start_step=start,
+            steps_per_epoch=spe,
+            rank=self.rank,
+            world_size=self.world_size,
+            skipped_images=skipped,
+        )
+        self.info = info
+        if info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.run_dir / "config.toml", self.cfg.to_toml())
+            info.write_status("running", start)
+        hook = self.ctx.pm.hook
+        hook.i2i_train_start(run=info)
+
+        batches = self._loader(dataset, start)
+        status, message = "completed", ""
+        sums: dict[str, float] = {}
+        count = 0
+        t0 = time.perf_counter()
+        last_ckpt = start
+        batch: dict[str, Any] | None = None
+        with self._signals(info):
+            try:
+                while self.step < total and info.stop_reason is None:
+                    stepper.set_lr_factor(lr_factor(kind, decay_start, self.step, total))
+                    raw = next(batches)
+                    skipped += int(raw.pop("skipped").sum()) if "skipped" in raw else 0
+                    info.skipped_images = skipped
+                    batch = self._to_device(raw)
+                    terms = stepper(batch, self.step)
+                    self.step += 1
+                    for k, v in terms.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    count += 1
+                    if self.step % max(1, t.log_every) == 0 or self.step == total:
+                        logs = {k: v / count for k, v in sums.items()}
+                        logs.update(stepper.lrs())
+                        logs["sec_per_step"] = (time.perf_counter() - t0) / count
+                        logs["epoch"] = self.step / spe
+                        logs["skipped_images"] = skipped
+                        hook.i2i_train_step_end(run=info, step=self.step, logs=logs)
+                        sums, count, t0 = {}, 0, time.perf_counter()
+                    if info.is_main and t.sample_every > 0 and self.step % t.sample_every == 0:
+                        self._save_samples(stepper, batch)
+                    if t.checkpoint_every > 0 and self.step % t.checkpoint_every == 0:
+                        self._checkpoint(stepper, info)
+                        last_ckpt = self.step
+            except NonFiniteLossError as e:
+                info.write_status("failed", self.step, str(e))
+                hook.i2i_train_end(run=info, step=self.step, status="failed")
+                raise
+        if info.stop_reason is not None:
+            status, message = "interrupted", info.stop_reason
+        if last_ckpt != self.step or not list_checkpoints(self.run_dir / "checkpoints"):
+            self._checkpoint(stepper, info)
+        if info.is_main and batch is not None and status == "completed":
+            self._save_samples(stepper, batch)
+        info.write_status(status, self.step, message)
+        hook.i2i_train_end(run=info, step=self.step, status=status)
+        return info
+
+    def _to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        nb = self.device.type == "cuda"
+        for k, v in batch.items():
+            if isinstance(v, torch.Tensor):
+                v = v.to(self.device, non_blocking=nb)
+                if self.cfg.train.channels_last and v.ndim == 4:
+                    v = v.contiguous(memory_format=torch.channels_last)
+            out[k] = v
+        return out
+
+    # -- outputs -----------------------------------------------------------------------------
+    def _save_samples(self, stepper: TrainStep, batch: Mapping[str, Any]) -> None:
+        from i2i.report import save_grid
+
+        if stepper.last_cache is None:
+            return
+        with torch.no_grad():
+            vis = stepper.model.visuals(batch, stepper.last_cache)
+        if vis:
+            vis = {k: v.detach().float().cpu() for k, v in vis.items()}
+            save_grid(vis, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+
+    def _checkpoint(self, stepper: TrainStep, info: RunInfo) -> None:
+        if not info.is_main:
+            return
+        state: dict[str, Any] = {
+            "optimizers": {k: o.state_dict() for k, o in stepper.optimizers.items()},
+            "scaler": stepper.scaler.state_dict(),
+            "training_state": stepper.model.training_state(),
+            "skipped_images": info.skipped_images,
+            "world_size": self.world_size,
+        }
+        state.update(runtime.rng_state())
+        path = save_checkpoint(
+            self.run_dir / "checkpoints",
+            self.step,
+            stepper.model.state_dict(),
+            self.cfg.to_dict(),
+            state,
+            keep=self.cfg.train.keep_checkpoints,
+        )
+        self.ctx.pm.hook.i2i_checkpoint_saved(run=info, path=path, step=self.step)
+
+    def _restore(self, stepper: TrainStep) -> tuple[int, int]:
+        """Load the latest checkpoint of the run into ``stepper``; returns (step, skipped)."""
+        ckpt = load_checkpoint(self.run_dir)
+        if ckpt.family != self.cfg.family:
+            raise CheckpointError(
+                f"{ckpt.path} is a '{ckpt.family}' checkpoint, not '{self.cfg.family}'"
+            )
+        try:
+            stepper.model.load_state_dict(ckpt.weights, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(
+                f"{ckpt.path} does not fit the model: {str(e).strip().splitlines()[0]}"
+            ) from None
+        state = ckpt.trainer_state()
+        for name, opt in stepper.optimizers.items():
+            if name not in state["optimizers"]:
+                raise CheckpointError(f"{ckpt.path} has no state for optimizer '{name}'")
+            opt.load_state_dict(state["optimizers"][name])
+        stepper.scaler.load_state_dict(state["scaler"])
+        stepper.model.load_training_state(state.get("training_state", {}))
+        runtime.set_rng_state({k: v for k, v in state.items() if k.startswith("rng/")})
+        log.info("resumed from %s at step %d", ckpt.path.parent, ckpt.step)
+        return int(state["step"]), int(state.get("skipped_images", 0))
+
+    @contextlib.contextmanager
+    def _signals(self, info: RunInfo) -> Iterator[None]:
+        """SIGINT/SIGTERM: finish the current step, save a checkpoint, stop cleanly."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old: dict[int, Any] = {}
+
+        def handler(signum: int, _frame: Any) -> None:
+            name = signal.Signals(signum).name
+            if info.stop_reason is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # second Ctrl-C: stop now
+            info.request_stop(f"received {name}")
+            log.warning("%s received: saving a checkpoint after this step", name)
+
+        for s in (signal.SIGINT, signal.SIGTERM):
+            old[s] = signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
