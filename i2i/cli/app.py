@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from i2i.errors import I2IError
 from i2i.manager import Context, load_context
@@ -32,7 +33,7 @@ def debug_enabled() -> bool:
 def report_error(e: BaseException) -> None:
     """Print one line for an error (the traceback only with I2I_DEBUG=1)."""
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
 
 
 def handle_errors(fn: F) -> F:
@@ -51,13 +52,30 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def say(message: str) -> None:
+    """Print a status line to stderr (no wrapping, no highlighting)."""
+    err_console.print(escape(message), highlight=False, soft_wrap=True)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is now (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(verbose: bool = False) -> None:
+    """Log INFO (DEBUG with ``-v``) lines of i2i to stderr, once per process."""
     level = logging.DEBUG if verbose else logging.INFO
     root = logging.getLogger()
-    if not any(getattr(h, "_i2i", False) for h in root.handlers):
-        h = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-        h._i2i = True  # type: ignore[attr-defined]
         root.addHandler(h)
     root.setLevel(level)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from i2i.cli.app import err_console, handle_errors
+from i2i.cli.app import handle_errors, say
 from i2i.errors import ConfigError
 from i2i.manager import Context
 from i2i.specs import DataOptions
@@ -36,7 +36,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
         )
         report = spec.validate(root, options)
         counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
-        err_console.print(f"{root} is a valid '{format}' dataset ({counts})", highlight=False)
+        say(f"{root} is a valid '{format}' dataset ({counts})")
 
     @ds.command("demo")
     @handle_errors
@@ -53,6 +53,6 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 f"dataset format '{kind}' has no demo data; kinds with demos: {', '.join(kinds)}"
             )
         spec.demo(out, seed)
-        err_console.print(f"wrote a '{kind}' demo dataset to {out}", highlight=False)
+        say(f"wrote a '{kind}' demo dataset to {out}")
 
     app.add_typer(ds, name="datasets")

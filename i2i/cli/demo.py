@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from i2i.cli.app import err_console, handle_errors
+from i2i.cli.app import handle_errors, say
 from i2i.manager import Context
 
 #: A small CycleGAN that learns the demo relation in a couple of CPU minutes.
@@ -39,7 +39,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
         data, run = out / "data", out / "run"
         fmt = ctx.dataset_formats.get("unpaired")
         if not (data / "trainA").is_dir():
-            err_console.print(f"writing demo data to {data}", highlight=False)
+            say(f"writing demo data to {data}")
             fmt.demo(data, seed)
         spec = ctx.models.get("cyclegan")
         resume = (run / "config.toml").is_file()
@@ -74,8 +74,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
             record_translations(run, res.pairs)
             results[direction] = len(res.written)
         page = write_run_page(run)
-        err_console.print(
+        say(
             f"translated {results['AtoB']} test images A->B and {results['BtoA']} B->A\n"
-            f"results page: {page.resolve()}",
-            highlight=False,
+            f"results page: {page.resolve()}"
         )

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from i2i.cli.app import err_console, handle_errors
+from i2i.cli.app import err_console, handle_errors, say
 from i2i.config import describe
 from i2i.errors import ConfigError
 from i2i.hookspecs import hookimpl
@@ -181,15 +181,9 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             progress=not no_progress,
         )
         status = "interrupted" if info.stop_reason else "finished"
-        err_console.print(
-            f"{spec.name} run {status} in {out_dir}; results page: {out_dir / 'index.html'}",
-            highlight=False,
-        )
+        say(f"{spec.name} run {status} in {out_dir}; results page: {out_dir / 'index.html'}")
         if info.stop_reason:
-            err_console.print(
-                f"stopped ({info.stop_reason}); continue with the same command plus --resume",
-                highlight=False,
-            )
+            say(f"stopped ({info.stop_reason}); continue with the same command plus --resume")
 
     command.__doc__ = f"Train {spec.name}: {spec.summary}."
     return handle_errors(command)

@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from i2i.cli.app import err_console, handle_errors
+from i2i.cli.app import err_console, handle_errors, say
 from i2i.manager import Context
 
 
@@ -68,11 +68,10 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 strict=strict,
                 progress=on_progress,
             )
-        err_console.print(
+        say(
             f"wrote {len(result.written)} images to {out_dir}; "
             f"{len(result.skipped_existing)} already existed (use --overwrite to redo); "
-            f"{len(result.failed)} unreadable",
-            highlight=False,
+            f"{len(result.failed)} unreadable"
         )
         for path, why in result.failed:
-            err_console.print(f"  unreadable: {path}: {why}", highlight=False)
+            say(f"  unreadable: {path}: {why}")

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from i2i.cli.app import build_app
+from i2i.datasets.image_io import write_image
+
+TINY = [
+    "--size", "32", "--batch-size", "1", "--workers", "0", "--device", "cpu", "--no-progress",
+    "--set", "generator.ngf=8", "--set", "generator.n_blocks=2", "--set", "discriminator.ndf=8",
+    "--set", "discriminator.n_layers=2", "--set", "train.load_size=36",
+    "--set", "train.checkpoint_every=0", "--set", "train.sample_every=0",
+    "--set", "train.log_every=1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app(ctx):
+    return build_app(ctx)
+
+
+def invoke(runner, app, *args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [x for x in result.output.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_models_and_plugins(runner, app) -> None:
+    r = invoke(runner, app, "models")
+    assert r.exit_code == 0 and "cyclegan" in r.output and "Unpaired" in r.output
+    r = invoke(runner, app, "plugins")
+    assert r.exit_code == 0 and "metrics_log" in r.output and "register_models" in r.output
+
+
+def test_train_help_lists_family_options(runner, app) -> None:
+    r = runner.invoke(app, ["train", "cyclegan", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    for key in ("generator.ngf = 64", "discriminator.ndf = 64", "loss.lambda_cycle = 10.0"):
+        assert key in r.output
+
+
+def test_train_translate_resume_flow(runner, app, demo_data, tmp_path) -> None:
+    data, run = demo_data("unpaired"), tmp_path / "run"
+    r = invoke(runner, app, "train", "cyclegan", data, "--out", run, "--steps", "2", *TINY)
+    assert r.exit_code == 0, r.output
+    assert (run / "checkpoints" / "latest").is_file()
+    # a second train into the same folder must not clobber it
+    err = one_line_error(
+        invoke(runner, app, "train", "cyclegan", data, "--out", run, "--steps", "2", *TINY)
+    )
+    assert "--resume" in err
+    # --resume with more steps continues from step 2
+    r = invoke(runner, app, "train", "cyclegan", data, "--out", run, "--steps", "3", "--resume",
+               *TINY)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+    # changing the architecture on resume is refused
+    err = one_line_error(invoke(runner, app, "train", "cyclegan", data, "--out", run, "--steps",
+                                "4", "--resume", *TINY, "--set", "generator.ngf=16"))  # fmt: skip
+    assert "cannot change the model config" in err
+
+    src = tmp_path / "in"
+    write_image(src / "sub" / "a.png", np.random.default_rng(0).random((37, 53, 3), np.float32))
+    out = tmp_path / "out"
+    r = invoke(runner, app, "translate", run, src, out, "--direction", "BtoA", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert (out / "sub" / "a.png").is_file() and "wrote 1 images" in r.output
+    mtime = (out / "sub" / "a.png").stat().st_mtime_ns
+    r = invoke(runner, app, "translate", run, src, out, "--device", "cpu")
+    assert "1 already existed" in r.output
+    assert (out / "sub" / "a.png").stat().st_mtime_ns == mtime
+    r = invoke(runner, app, "translate", run, src, out, "--overwrite", "--device", "cpu")
+    assert "wrote 1 images" in r.output
+
+    err = one_line_error(invoke(runner, app, "translate", run, src, src / "x"))
+    assert "inside the input folder" in err
+    err = one_line_error(invoke(runner, app, "translate", run, src, out, "--direction", "CtoD"))
+    assert "AtoB, BtoA" in err
+    err = one_line_error(invoke(runner, app, "translate", tmp_path / "nope", src, out))
+    assert "does not exist" in err
+
+
+def test_errors_are_one_line(runner, app, tmp_path) -> None:
+    err = one_line_error(invoke(runner, app, "train", "cyclegan", tmp_path / "missing", *TINY))
+    assert "missing" in err
+    (tmp_path / "ds" / "trainA").mkdir(parents=True)
+    err = one_line_error(
+        invoke(runner, app, "datasets", "check", tmp_path / "ds", "-f", "unpaired")
+    )
+    assert "trainB" in err
+    err = one_line_error(invoke(runner, app, "datasets", "check", tmp_path, "-f", "paired_xyz"))
+    assert "unknown dataset format 'paired_xyz'; known: unpaired" in err
+    err = one_line_error(
+        invoke(runner, app, "train", "cyclegan", tmp_path, *TINY, "--set", "generator.ngff=1")
+    )
+    assert "generator.ngf" in err
+
+
+def test_datasets_demo_and_check(runner, app, tmp_path) -> None:
+    r = invoke(runner, app, "datasets", "demo", tmp_path / "d", "--kind", "unpaired")
+    assert r.exit_code == 0, r.output
+    r = invoke(runner, app, "datasets", "check", tmp_path / "d", "--format", "unpaired")
+    assert r.exit_code == 0 and "valid 'unpaired' dataset" in r.output
+
+
+def test_debug_env_shows_traceback(tmp_path) -> None:
+    env = {**os.environ, "I2I_DEBUG": "1"}
+    p = subprocess.run(
+        [sys.executable, "-m", "i2i", "datasets", "check", str(tmp_path / "x"), "-f", "unpaired"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 1 and "Traceback" in p.stderr and "DatasetError" in p.stderr
+
+
+def test_sigint_saves_checkpoint_and_resumes(demo_data, tmp_path) -> None:
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "i2i", "train", "cyclegan", str(demo_data("unpaired")),
+           "--out", str(run), "--steps", "100000", *TINY, "--set", "train.log_every=1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+        time.sleep(0.2)
+    assert metrics.exists(), proc.communicate(timeout=60)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "--resume" in err
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "interrupted" and "SIGINT" in status["message"]
+    step = status["step"]
+    assert (run / "checkpoints" / f"step_{step:07d}" / "model.safetensors").is_file()

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import i2i
+from i2i.errors import NonFiniteLossError
+from i2i.manager import load_context
+from i2i.plugins.cyclegan import SPEC, CycleGAN, CycleGANConfig
+from i2i.training.checkpoint import list_checkpoints, load_checkpoint
+
+
+def test_defaults_are_the_paper_recipe(ctx) -> None:
+    c = CycleGANConfig()
+    g, d = c.generator, c.discriminator
+    assert (g.arch, g.ngf, g.n_blocks, g.norm, g.padding) == (
+        "resnet",
+        64,
+        9,
+        "instance",
+        "reflect",
+    )
+    assert (d.arch, d.ndf, d.n_layers, d.norm) == ("patchgan", 64, 3, "instance")
+    assert (c.loss.gan_mode, c.loss.lambda_cycle, c.loss.lambda_identity) == ("lsgan", 10.0, 0.5)
+    assert c.pool_size == 50
+    assert (c.optim.lr, c.optim.beta1, c.schedule.kind) == (2e-4, 0.5, "linear_decay")
+    model = CycleGAN(c, ctx)
+    n_g = sum(p.numel() for p in model.G_A.parameters())
+    n_d = sum(p.numel() for p in model.D_A.parameters())
+    assert (n_g, n_d) == (11_378_179, 2_764_737)  # the reference ResNet-9 and 70x70 PatchGAN
+    assert SPEC.default_train["epochs"] == 200
+
+
+class StopAt:
+    """An observer plugin that asks the trainer to stop, like SIGINT does."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    @i2i.hookimpl
+    def i2i_train_step_end(self, run, step, logs) -> None:
+        if step == self.step:
+            run.request_stop("test stop")
+
+
+def test_resume_gives_identical_weights(demo_data, tiny_run, tmp_path) -> None:
+    data = demo_data("unpaired")
+    common = dict(steps=6, overrides=("generator.dropout=0.5",), batch_size=2)
+    tiny_run("cyclegan", data, tmp_path / "straight", **common)
+
+    ctx = load_context(extra=[("stopper", StopAt(3))])
+    info = tiny_run("cyclegan", data, tmp_path / "resumed", context=ctx, **common)
+    assert info.stop_reason == "test stop"
+    status = json.loads((tmp_path / "resumed" / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["step"] == 3
+    tiny_run("cyclegan", data, tmp_path / "resumed", resume=True, **common)
+
+    a = load_checkpoint(tmp_path / "straight")
+    b = load_checkpoint(tmp_path / "resumed")
+    assert a.step == b.step == 6
+    assert a.weights.keys() == b.weights.keys()
+    for k in a.weights:
+        assert torch.equal(a.weights[k], b.weights[k]), k
+    sa, sb = a.trainer_state(), b.trainer_state()
+    for k in sa["training_state"]:  # the image pools too
+        assert torch.equal(sa["training_state"][k], sb["training_state"][k]), k
+    lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [1, 2, 3, 4, 5, 6]
+
+
+class NaNAt(CycleGAN):
+    def losses(self, group, batch, cache):
+        out = super().losses(group, batch, cache)
+        if group == "G" and self.calls_left == 0:
+            out["cycle_A"] = out["cycle_A"] * float("nan")
+        self.calls_left -= group == "G"
+        return out
+
+
+class NaNPlugin:
+    @i2i.hookimpl
+    def i2i_register_models(self, registrar) -> None:
+        def build(cfg, ctx):
+            m = NaNAt(cfg, ctx)
+            m.calls_left = 3
+            return m
+
+        registrar.add(
+            "nancycle", i2i.ModelSpec(**{**SPEC.__dict__, "name": "nancycle", "build": build})
+        )
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(demo_data, tiny_run, tmp_path):
+    ctx = load_context(extra=[("nan", NaNPlugin())])
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match=r"'G/cycle_A' is nan at step 4"):
+        tiny_run("nancycle", demo_data("unpaired"), run, steps=6, context=ctx, checkpoint_every=2)
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["step_0000002"]
+    assert load_checkpoint(run).step == 2
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+
+
+def test_grayscale_to_rgb_and_wgangp(demo_data, tiny_run, tmp_path) -> None:
+    info = tiny_run(
+        "cyclegan",
+        demo_data("unpaired"),
+        tmp_path / "run",
+        overrides=("input_nc=1", "loss.gan_mode=wgangp", "generator.upsample=resize"),
+    )
+    assert info.total_steps == 2
+    rec = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "G/idt_A" not in rec  # identity loss needs equal channel counts
+    assert rec["D/total"] == rec["D/total"]  # finite, with the gradient penalty
