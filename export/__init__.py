@@ -1,1 +1,4 @@
-"""i2i subpackage."""
+"""Deployment: batch translation of folders (and, later, ONNX export and onnxruntime engines).
+
+onnx and onnxruntime are imported lazily inside the modules that need them.
+"""

@@ -14,12 +14,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from i2i.errors import ConfigError
 
@@ -49,8 +54,12 @@ class GeneratorConfig:
     n_downsampling: int = opt(2, "stride-2 downsampling steps (ResNet generators)")
     norm: str = opt("instance", "normalization layer: batch | instance | none")
     dropout: float = opt(0.0, "dropout probability inside the generator blocks")
-    upsample: str = opt("transpose", "upsampling: transpose (conv-transpose) | resize (resize+conv)")
-    padding: str = opt("reflect", "padding mode of the residual blocks: reflect | replicate | zeros")
+    upsample: str = opt(
+        "transpose", "upsampling: transpose (conv-transpose) | resize (resize+conv)"
+    )
+    padding: str = opt(
+        "reflect", "padding mode of the residual blocks: reflect | replicate | zeros"
+    )
     init: str = opt("normal", "weight init: normal | xavier | kaiming | orthogonal")
     init_gain: float = opt(0.02, "scale of the weight init")
 

@@ -63,9 +63,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "(none registered)"
-            raise UnknownNameError(
-                f"unknown {self.kind} '{name}'; known: {known}"
-            ) from None
+            raise UnknownNameError(f"unknown {self.kind} '{name}'; known: {known}") from None
 
     def owner(self, name: str) -> str:
         """Name of the plugin that registered ``name``."""
