@@ -35,6 +35,7 @@ from i2i.manager import Context, load_context, make_plugin_manager
 from i2i.model import GANModel, OptimGroup, set_requires_grad
 from i2i.registry import Registrar, Registry
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport, InferenceInfo, ModelSpec
+from i2i.training.run import RunInfo
 
 __all__ = [
     "CheckpointError",
@@ -58,6 +59,7 @@ __all__ = [
     "PluginError",
     "Registrar",
     "Registry",
+    "RunInfo",
     "ScheduleConfig",
     "TrainConfig",
     "__version__",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from i2i.errors import DuplicateNameError, UnknownNameError
+from i2i.errors import DuplicateNameError, RegistryError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -39,10 +39,12 @@ class Registry(Generic[T]):
 
         Raises:
             DuplicateNameError: ``name`` is already registered (the message names both plugins).
-            ValueError: ``name`` is empty or has whitespace.
+            RegistryError: ``name`` is empty or has whitespace.
         """
-        if not name or name != name.strip() or " " in name:
-            raise ValueError(f"{self.kind} name must be a non-empty word, got {name!r}")
+        if not isinstance(name, str) or not name or name != name.strip() or " " in name:
+            raise RegistryError(
+                f"{self.kind} name must be a non-empty word without spaces, got {name!r}"
+            )
         if name in self._items:
             raise DuplicateNameError(
                 f"{self.kind} '{name}' is registered twice: by plugin '{self._owners[name]}' "

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from i2i.errors import DuplicateNameError, UnknownNameError
+from i2i.errors import DuplicateNameError, RegistryError, UnknownNameError
 from i2i.registry import Registrar, Registry
 
 
@@ -36,5 +36,5 @@ def test_unknown_name_lists_known() -> None:
 def test_bad_names_rejected() -> None:
     reg: Registry[int] = Registry("widget")
     for bad in ("", " a", "a b"):
-        with pytest.raises(ValueError):
+        with pytest.raises(RegistryError, match="non-empty word"):
             reg.register(bad, 1)

@@ -39,6 +39,9 @@ def report_error(e: BaseException) -> None:
 def handle_errors(fn: F) -> F:
     """Decorator for command functions: I2IError -> one line on stderr and exit status 1."""
 
+    if getattr(fn, "_i2i_handles_errors", False):
+        return fn
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -49,7 +52,18 @@ def handle_errors(fn: F) -> F:
             report_error(e)
             raise typer.Exit(1) from None
 
+    wrapper._i2i_handles_errors = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _wrap_commands(app: typer.Typer) -> None:
+    """Give every command (plugin commands too) the one-line error handling."""
+    for cmd in app.registered_commands:
+        if cmd.callback is not None:
+            cmd.callback = handle_errors(cmd.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _wrap_commands(group.typer_instance)
 
 
 def say(message: str) -> None:
@@ -101,6 +115,7 @@ def build_app(ctx: Context) -> typer.Typer:
     for module in (train, translate, datasets, info, demo):
         module.register(app, ctx)
     ctx.pm.hook.i2i_register_commands(app=app)
+    _wrap_commands(app)
     return app
 
 

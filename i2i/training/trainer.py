@@ -106,8 +106,10 @@ class TrainStep:
             params = g.parameters()
             if not params:
                 raise ConfigError(f"optimizer group '{g.name}' has no parameters")
+            # fused Adam (one kernel per step on CPU and CUDA) where every parameter allows it
+            fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
             self.optimizers[g.name] = torch.optim.Adam(
-                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay
+                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay, fused=fused or None
             )
         self.scaler = runtime.make_grad_scaler(device, amp_dtype)
         self.last_cache: dict[str, torch.Tensor] | None = None

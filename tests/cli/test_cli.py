@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import i2i
 from i2i.cli.app import build_app
 from i2i.datasets.image_io import write_image
+from i2i.manager import load_context
 
 TINY = [
     "--size", "32", "--batch-size", "1", "--workers", "0", "--device", "cpu", "--no-progress",
@@ -150,3 +152,17 @@ def test_sigint_saves_checkpoint_and_resumes(demo_data, tmp_path) -> None:
     assert status["status"] == "interrupted" and "SIGINT" in status["message"]
     step = status["step"]
     assert (run / "checkpoints" / f"step_{step:07d}" / "model.safetensors").is_file()
+
+
+class CommandPlugin:
+    @i2i.hookimpl
+    def i2i_register_commands(self, app) -> None:
+        @app.command("boom")
+        def boom() -> None:
+            raise i2i.ConfigError("boom needs a fuse; pass --fuse")
+
+
+def test_plugin_commands_get_one_line_errors(runner) -> None:
+    app = build_app(load_context(extra=[("cmd", CommandPlugin())]))
+    err = one_line_error(invoke(runner, app, "boom"))
+    assert err == "error: boom needs a fuse; pass --fuse"

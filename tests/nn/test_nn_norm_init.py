@@ -17,9 +17,19 @@ def test_norm_layers() -> None:
     bn = norm_layer("batch", 8)
     assert isinstance(bn, nn.BatchNorm2d) and bn.affine
     inn = norm_layer("instance", 8)
-    assert isinstance(inn, nn.InstanceNorm2d)
-    assert not inn.affine and not inn.track_running_stats
-    assert list(inn.state_dict()) == []
+    assert not inn.affine and list(inn.state_dict()) == []
+    # exactly the paper code's InstanceNorm2d(affine=False), forward and backward, any mode
+    ref = nn.InstanceNorm2d(8, affine=False, track_running_stats=False)
+    x = torch.randn(3, 8, 11, 7, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    for mode in (True, False):
+        inn.train(mode)
+        ref.train(mode)
+        torch.testing.assert_close(inn(x), ref(x2))
+    g = torch.randn(3, 8, 11, 7)
+    inn(x).backward(g)
+    ref(x2).backward(g)
+    torch.testing.assert_close(x.grad, x2.grad)
     assert isinstance(norm_layer("none", 8), nn.Identity)
     assert (uses_bias("batch"), uses_bias("instance"), uses_bias("none")) == (False, True, True)
 

@@ -1,0 +1,187 @@
+"""Training-step benchmark: i2i's trainer step vs a plain eager-PyTorch step of the same recipe.
+
+    python benchmarks/train_step.py --model cyclegan --size 128 --steps 4 [--precision bf16]
+
+Both run the family's default (paper-recipe) configuration at batch 1 on synthetic smooth images,
+interleaved step by step so machine noise hits both alike; the medians are compared. With
+``--precision bf16`` the script also trains a fresh fp32 and a fresh bf16 i2i model from the same
+weights on the same batches for ``--loss-steps`` steps and reports how far the mean losses differ.
+
+The last line printed is one JSON object with ``sec_per_iter``, ``baseline_sec_per_iter``
+(the plain implementation in fp32), ``speedup_vs_baseline``, ``gflops_per_s``
+(torch.utils.flop_counter) and ``peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import i2i  # noqa: E402
+from i2i.training import runtime  # noqa: E402
+from i2i.training.trainer import TrainStep  # noqa: E402
+
+
+def _plain_cyclegan(device: torch.device) -> Callable[[dict[str, torch.Tensor]], Any]:
+    from plain_cyclegan import PlainCycleGAN
+
+    model = PlainCycleGAN(device=device, seed=0)
+    return lambda batch: model.step(batch["A"], batch["B"])
+
+
+#: Plain eager baselines of each family's recipe (fp32).
+BASELINES: dict[str, Callable[[torch.device], Callable[[dict[str, torch.Tensor]], Any]]] = {
+    "cyclegan": _plain_cyclegan,
+}
+
+
+def smooth_batch(
+    keys: dict[str, int], size: int, batch: int, g: torch.Generator, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Low-frequency random images in [-1, 1] (more image-like than white noise)."""
+    out = {}
+    for k, c in keys.items():
+        x = torch.rand(batch, c, max(2, size // 16), max(2, size // 16), generator=g)
+        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+        out[k] = (x.clamp(0, 1) * 2 - 1).to(device)
+    return out
+
+
+def build_step(
+    ctx: i2i.Context, family: str, device: torch.device, dtype: torch.dtype | None, seed: int = 0
+) -> tuple[TrainStep, dict[str, int]]:
+    spec = ctx.models.get(family)
+    cfg = spec.config_cls()
+    torch.manual_seed(seed)
+    model = spec.build(cfg, ctx).to(device)
+    return TrainStep(model, device, dtype), dict(spec.data_channels(cfg))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    sync(device)
+    t = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t
+
+
+def loss_agreement(
+    ctx: i2i.Context, family: str, size: int, steps: int, device: torch.device
+) -> dict[str, float]:
+    """Mean losses of fp32 vs bf16 over the first ``steps`` steps from identical weights."""
+    means = {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        step, keys = build_step(ctx, family, device, dtype, seed=0)
+        g = torch.Generator().manual_seed(123)
+        sums: dict[str, float] = {}
+        for i in range(steps):
+            terms = step(smooth_batch(keys, size, 1, g, device), i)
+            for k, v in terms.items():
+                if k.endswith("/total"):
+                    sums[k] = sums.get(k, 0.0) + v
+        means[name] = {k: v / steps for k, v in sums.items()}
+        print(f"  mean losses over {steps} steps, {name}: {means[name]}", file=sys.stderr)
+    return {
+        k: abs(means["bf16"][k] - means["fp32"][k]) / max(1e-12, abs(means["fp32"][k]))
+        for k in means["fp32"]
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default="cyclegan")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up step)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--loss-steps",
+        type=int,
+        default=None,
+        help="steps of the fp32/bf16 loss comparison (default 50 with bf16, else 0)",
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
+    args = p.parse_args(argv)
+
+    ctx = i2i.load_context()
+    device = runtime.resolve_device(args.device)
+    dtype = runtime.check_precision(args.precision, device)
+    runtime.configure_torch(device)
+    step, keys = build_step(ctx, args.model, device, dtype)
+    baseline = None
+    if not args.no_baseline:
+        if args.model not in BASELINES:
+            raise SystemExit(f"no plain baseline for '{args.model}'; known: {sorted(BASELINES)}")
+        torch.manual_seed(0)
+        baseline = BASELINES[args.model](device)
+
+    g = torch.Generator().manual_seed(0)
+    batches = [smooth_batch(keys, args.size, 1, g, device) for _ in range(args.steps + 1)]
+    with FlopCounterMode(display=False) as fc:
+        step(batches[0], 0)  # warm-up, counted
+    flops = fc.get_total_flops()
+    if baseline is not None:
+        baseline(batches[0])
+    ours, theirs = [], []
+    for i, b in enumerate(batches[1:], start=1):
+        ours.append(timed(lambda b=b, i=i: step(b, i), device))
+        if baseline is not None:
+            theirs.append(timed(lambda b=b: baseline(b), device))
+        print(f"  step {i}: i2i {ours[-1]:.3f}s"
+              + (f", plain {theirs[-1]:.3f}s" if theirs else ""), file=sys.stderr)  # fmt: skip
+    sec = statistics.median(ours)
+    result: dict[str, Any] = {
+        "model": args.model,
+        "size": args.size,
+        "batch_size": 1,
+        "precision": args.precision,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "sec_per_iter": round(sec, 4),
+        "baseline_sec_per_iter": round(statistics.median(theirs), 4) if theirs else None,
+        "flops_per_iter": flops,
+        "gflops_per_s": round(flops / sec / 1e9, 2),
+    }
+    if theirs:
+        result["speedup_vs_baseline"] = round(result["baseline_sec_per_iter"] / sec, 3)
+    loss_steps = args.loss_steps if args.loss_steps is not None else (
+        50 if args.precision == "bf16" else 0
+    )  # fmt: skip
+    if loss_steps > 0:
+        rel = loss_agreement(ctx, args.model, args.size, loss_steps, device)
+        result["loss_steps"] = loss_steps
+        result["loss_rel_diff"] = {k: round(v, 4) for k, v in rel.items()}
+        result["loss_within_5pct"] = all(v <= 0.05 for v in rel.values())
+    if theirs:
+        need = 1.5 if args.precision == "bf16" else 1.0
+        result["target_speedup"] = need
+        result["target_met"] = result["speedup_vs_baseline"] >= need and result.get(
+            "loss_within_5pct", True
+        )
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
