@@ -113,3 +113,67 @@ def test_grayscale_to_rgb_and_wgangp(demo_data, tiny_run, tmp_path) -> None:
     rec = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert "G/idt_A" not in rec  # identity loss needs equal channel counts
     assert rec["D/total"] == rec["D/total"]  # finite, with the gradient penalty
+
+
+class FailingLoader:
+    """Decodes like the built-in loader but fails on one file, as a truncated image would."""
+
+    @i2i.hookimpl
+    def i2i_load_image(self, path, channels):
+        if path.name == "bad.png":
+            raise i2i.ImageReadError(f"{path}: image file is truncated")
+        return None  # let the built-in loader decode it
+
+
+def _small_dataset(src, dst, n=4):
+    import shutil
+
+    for folder in ("trainA", "trainB"):
+        (dst / folder).mkdir(parents=True)
+        for i, f in enumerate(sorted((src / folder).glob("*.png"))[:n]):
+            name = "bad.png" if (folder, i) == ("trainA", 1) else f.name
+            shutil.copy(f, dst / folder / name)
+
+
+def test_corrupt_image_is_skipped_and_counted(demo_data, tiny_run, tmp_path) -> None:
+    data = tmp_path / "data"
+    _small_dataset(demo_data("unpaired"), data)
+    ctx = load_context(extra=[("failing", FailingLoader())])
+    info = tiny_run("cyclegan", data, tmp_path / "run", steps=4, batch_size=2, context=ctx)
+    assert info.skipped_images == 2  # 4 images per epoch, 2 epochs, one bad file
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["status"] == "completed" and status["skipped_images"] == 2
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["skipped_images"] == 2
+
+    with pytest.raises(i2i.ImageReadError, match="bad.png"):
+        tiny_run("cyclegan", data, tmp_path / "strict", steps=4, batch_size=2, context=ctx,
+                 strict=True)  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_both_directions_export_to_onnx(ctx, tmp_path) -> None:
+    """Both generators are plain exportable modules (the full `i2i export` is issue 4)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from i2i.config import apply_overrides
+
+    model = CycleGAN(apply_overrides(CycleGANConfig(), list(SPEC.tiny)), ctx).eval()
+    for direction in SPEC.directions:
+        g = model.inference_module(direction)
+        path = tmp_path / f"{direction}.onnx"
+        axes = {0: "n", 2: "h", 3: "w"}
+        torch.onnx.export(
+            g, (torch.zeros(1, 3, 32, 48),), str(path), dynamo=False, opset_version=17,
+            input_names=["image"], output_names=["out"],
+            dynamic_axes={"image": axes, "out": axes},
+        )  # fmt: skip
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for shape in ((1, 3, 32, 48), (2, 3, 64, 36)):
+            x = torch.rand(*shape) * 2 - 1
+            with torch.no_grad():
+                ref = g(x).numpy()
+            out = sess.run(None, {"image": x.numpy()})[0]
+            assert out.shape == ref.shape
+            assert np.abs(out - ref).max() < 1e-4
