@@ -153,6 +153,21 @@ def test_sigint_saves_checkpoint_and_resumes(demo_data, tmp_path) -> None:
     step = status["step"]
     assert (run / "checkpoints" / f"step_{step:07d}" / "model.safetensors").is_file()
 
+    # resume, then stop with SIGTERM (what schedulers send before preemption)
+    proc = subprocess.Popen([*cmd, "--resume"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and len(metrics.read_text().splitlines()) <= step:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "interrupted" and "SIGTERM" in status["message"]
+    assert status["step"] > step
+    steps = [json.loads(x)["step"] for x in metrics.read_text().splitlines()]
+    assert steps == list(range(1, status["step"] + 1))
+
 
 class CommandPlugin:
     @i2i.hookimpl
