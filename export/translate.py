@@ -136,7 +136,7 @@ def translate_folder(
         source: Run directory, checkpoint directory or weights file.
         in_dir: Folder of input images (searched recursively).
         out_dir: Output folder (created; must not overlap ``in_dir``).
-        direction: e.g. ``AtoB`` / ``BtoA`` (default: the family's first direction).
+        direction: e.g. ``AtoB`` / ``BtoA`` (default: the model's own default direction).
         overwrite: Re-translate images whose output exists.
         device: ``auto``, ``cpu``, ``cuda``...
         precision: ``fp32``, ``bf16`` or ``fp16``.
@@ -153,12 +153,11 @@ def translate_folder(
     dev = runtime.resolve_device(device)
     amp = runtime.check_precision(precision, dev)
     loaded = load_model(ctx, source, dev)
-    directions = loaded.spec.directions
-    direction = direction or directions[0]
-    if direction not in directions:
+    directions = loaded.model.inference_directions()
+    if direction is not None and direction not in directions:
         raise ConfigError(
-            f"'{loaded.spec.name}' models translate in directions {', '.join(directions)}; "
-            f"got '{direction}'"
+            f"this '{loaded.spec.name}' model translates in direction(s) "
+            f"{', '.join(directions)}; got '{direction}'"
         )
     model = loaded.model.eval()
     module = model.inference_module(direction)

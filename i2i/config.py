@@ -105,6 +105,7 @@ class TrainConfig:
     batch_size: int = opt(1, "images per batch")
     size: int = opt(256, "training crop size in pixels")
     load_size: int = opt(0, "resize before cropping (0 = size * 286/256, the paper's jitter)")
+    format: str = opt("", "dataset format (empty = the family's default; see `i2i plugins`)")
     workers: int = opt(2, "DataLoader worker processes (0 = load in the main process)")
     seed: int = opt(0, "random seed (weights, data order, augmentation)")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")

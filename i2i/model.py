@@ -76,6 +76,10 @@ class GANModel(nn.Module):
         """Restore :meth:`training_state`."""
 
     # -- inference and reporting ------------------------------------------------------------
+    def inference_directions(self) -> tuple[str, ...]:
+        """Directions this built model translates in; the first is the default."""
+        return ("AtoB",)
+
     def inference_module(self, direction: str | None = None) -> nn.Module:
         """A pure module ``forward(inputs) -> image`` in [-1, 1] for translate and export."""
         raise NotImplementedError

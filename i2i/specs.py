@@ -126,6 +126,7 @@ class DatasetFormatSpec:
             A sample is a dict of CHW float tensors in [-1, 1] per key, plus ``"skipped"`` (the
             number of corrupt files skipped to produce it).
         demo: ``demo(out_dir, seed) -> None`` writes an offline demo dataset (or None).
+        demo_kind: Name of the demo for ``i2i datasets demo --kind KIND`` (default: ``name``).
     """
 
     name: str
@@ -134,3 +135,4 @@ class DatasetFormatSpec:
     validate: Callable[[Path, DataOptions], DatasetReport]
     build: Callable[[Path, DataOptions], Dataset]
     demo: Callable[[Path, int], None] | None = None
+    demo_kind: str | None = None

@@ -149,6 +149,9 @@ class CycleGAN(i2i.GANModel):
                 pool.load_state(sub)
 
     # -- inference ----------------------------------------------------------------------------
+    def inference_directions(self) -> tuple[str, ...]:
+        return ("AtoB", "BtoA")
+
     def inference_module(self, direction: str | None = None) -> nn.Module:
         d = direction or "AtoB"
         if d == "AtoB":

@@ -35,7 +35,8 @@ def test_family_contract(family, ctx, demo_data, tiny_run, tmp_path) -> None:
     loaded = load_model(ctx, run)
     assert loaded.spec.name == family and loaded.checkpoint.step == 2
     model = loaded.model.eval()
-    for direction in spec.directions:
+    assert set(model.inference_directions()) <= set(spec.directions)
+    for direction in model.inference_directions():
         info_d = model.inference_info(direction)
         assert info_d.inputs == ("image",) or len(info_d.inputs) >= 1
         if info_d.inputs != ("image",):

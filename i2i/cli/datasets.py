@@ -9,7 +9,16 @@ import typer
 from i2i.cli.app import handle_errors, say
 from i2i.errors import ConfigError
 from i2i.manager import Context
-from i2i.specs import DataOptions
+from i2i.specs import DataOptions, DatasetFormatSpec
+
+
+def demo_kinds(ctx: Context) -> dict[str, DatasetFormatSpec]:
+    """Demo kinds (``--kind``) -> the dataset format that writes them."""
+    return {
+        spec.demo_kind or name: spec
+        for name, spec in ctx.dataset_formats.items()
+        if spec.demo is not None
+    }
 
 
 def register(app: typer.Typer, ctx: Context) -> None:
@@ -42,17 +51,43 @@ def register(app: typer.Typer, ctx: Context) -> None:
     @handle_errors
     def demo_cmd(
         out: Path = typer.Argument(..., help="folder to write the demo dataset into"),
-        kind: str = typer.Option("unpaired", "--kind", "-k", help="dataset format to write"),
+        kind: str = typer.Option("unpaired", "--kind", "-k", help="demo kind (see the error)"),
         seed: int = typer.Option(0, help="random seed"),
     ) -> None:
         """Write a small procedural demo dataset (offline, deterministic for a seed)."""
-        spec = ctx.dataset_formats.get(kind)
-        if spec.demo is None:
-            kinds = [n for n, s in ctx.dataset_formats.items() if s.demo is not None]
+        kinds = demo_kinds(ctx)
+        if kind not in kinds:
             raise ConfigError(
-                f"dataset format '{kind}' has no demo data; kinds with demos: {', '.join(kinds)}"
+                f"no demo dataset of kind '{kind}'; kinds: {', '.join(sorted(kinds))}"
             )
+        spec = kinds[kind]
         spec.demo(out, seed)
-        say(f"wrote a '{kind}' demo dataset to {out}")
+        say(f"wrote a '{kind}' demo dataset (format '{spec.name}') to {out}")
+
+    @ds.command("combine")
+    @handle_errors
+    def combine_cmd(
+        a_dir: Path = typer.Argument(..., help="folder of A images"),
+        b_dir: Path = typer.Argument(..., help="folder of B images (matched to A by file name)"),
+        out: Path = typer.Argument(..., help="output folder of aligned A|B images"),
+        resize_to_a: bool = typer.Option(
+            False, "--resize-to-a", help="resize B to A's size instead of skipping the pair"
+        ),
+    ) -> None:
+        """Build aligned A|B images from two folders; every file that could not be paired is
+        reported."""
+        from i2i.datasets.combine import combine_pairs
+
+        report = combine_pairs(a_dir, b_dir, out, resize_to_a=resize_to_a)
+        say(f"wrote {len(report.written)} aligned images to {out}")
+        for label, items in (
+            ("only in A (no B partner)", report.unpaired_a),
+            ("only in B (no A partner)", report.unpaired_b),
+            ("size mismatch (use --resize-to-a)", report.size_mismatch),
+            ("unreadable", report.unreadable),
+        ):
+            if items:
+                say(f"{len(items)} {label}: {', '.join(items[:20])}"
+                    + (f" and {len(items) - 20} more" if len(items) > 20 else ""))  # fmt: skip
 
     app.add_typer(ds, name="datasets")

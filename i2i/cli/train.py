@@ -147,6 +147,9 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
         device: str = typer.Option(None, help="auto | cpu | cuda | cuda:N | mps"),
         precision: str = typer.Option(None, help="fp32 | bf16 | fp16"),
         workers: int = typer.Option(None, help="DataLoader worker processes"),
+        format: str = typer.Option(  # noqa: A002
+            None, "--format", "-f", help=f"dataset format [default: {spec.dataset_format}]"
+        ),
         strict: bool = typer.Option(None, "--strict/--no-strict", help="fail on corrupt images"),
         config: Path = typer.Option(None, "--config", "-c", help="TOML config file"),
         set_: list[str] = typer.Option(

@@ -194,8 +194,15 @@ class Trainer:
         self.rank = rank
         self.world_size = world_size
         self.spec = ctx.models.get(run_config.family)
-        self.format = ctx.dataset_formats.get(self.spec.dataset_format)
         t = run_config.train
+        self.format = ctx.dataset_formats.get(t.format or self.spec.dataset_format)
+        missing = [k for k in self.spec.batch_keys if k not in self.format.keys]
+        if missing:
+            raise ConfigError(
+                f"dataset format '{self.format.name}' gives batch keys "
+                f"{', '.join(self.format.keys)}, but '{self.spec.name}' needs "
+                f"{', '.join(self.spec.batch_keys)}; choose another --format"
+            )
         if t.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
         if t.size < 0 or t.size % 1:
