@@ -1,6 +1,7 @@
 """Training-step benchmark: i2i's trainer step vs a plain eager-PyTorch step of the same recipe.
 
     python benchmarks/train_step.py --model cyclegan --size 128 --steps 4 [--precision bf16]
+    python benchmarks/train_step.py --model pix2pix --size 256 --steps 4 [--precision bf16]
 
 Both run the family's default (paper-recipe) configuration at batch 1 on synthetic smooth images,
 interleaved step by step so machine noise hits both alike; the medians are compared. With
@@ -42,9 +43,17 @@ def _plain_cyclegan(device: torch.device) -> Callable[[dict[str, torch.Tensor]],
     return lambda batch: model.step(batch["A"], batch["B"])
 
 
+def _plain_pix2pix(device: torch.device) -> Callable[[dict[str, torch.Tensor]], Any]:
+    from plain_pix2pix import PlainPix2Pix
+
+    model = PlainPix2Pix(device=device, seed=0)
+    return lambda batch: model.step(batch["A"], batch["B"])
+
+
 #: Plain eager baselines of each family's recipe (fp32).
 BASELINES: dict[str, Callable[[torch.device], Callable[[dict[str, torch.Tensor]], Any]]] = {
     "cyclegan": _plain_cyclegan,
+    "pix2pix": _plain_pix2pix,
 }
 
 

@@ -51,7 +51,7 @@ class GeneratorConfig:
     arch: str = opt("resnet", "generator architecture name (see `i2i plugins`)")
     ngf: int = opt(64, "channels of the first generator layer")
     n_blocks: int = opt(9, "residual blocks (ResNet generators)")
-    n_downsampling: int = opt(2, "stride-2 downsampling steps (ResNet generators)")
+    n_downsampling: int = opt(2, "stride-2 downsampling steps (resnet); the depth of arch unet")
     norm: str = opt("instance", "normalization layer: batch | instance | none")
     dropout: float = opt(0.0, "dropout probability inside the generator blocks")
     upsample: str = opt(

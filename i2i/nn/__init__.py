@@ -31,8 +31,17 @@ from i2i.nn.losses import (
     flatten_predictions,
     gradient_penalty,
 )
-from i2i.nn.norm import NORM_LAYERS, norm_layer, spectral_norm, uses_bias
+from i2i.nn.norm import (
+    NORM_LAYERS,
+    PerImageBatchNorm,
+    disable_dropout,
+    norm_layer,
+    per_image_batch_norm,
+    spectral_norm,
+    uses_bias,
+)
 from i2i.nn.pool import ImagePool
+from i2i.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
     "GANLoss",
@@ -43,18 +52,23 @@ __all__ = [
     "NLayerDiscriminator",
     "NORM_LAYERS",
     "PADDINGS",
+    "PerImageBatchNorm",
     "PixelDiscriminator",
     "Prediction",
     "ResnetBlock",
     "ResnetGenerator",
     "UPSAMPLES",
+    "UnetGenerator",
+    "UnetSkipConnectionBlock",
     "VanillaGANLoss",
     "WGANLoss",
+    "disable_dropout",
     "flatten_predictions",
     "gradient_penalty",
     "init_weights",
     "norm_layer",
     "patchgan_output_size",
+    "per_image_batch_norm",
     "receptive_field",
     "spectral_norm",
     "uses_bias",

@@ -1,16 +1,22 @@
-"""Normalization layers by name, and a spectral-normalization wrapper.
+"""Normalization layers by name, a spectral-normalization wrapper, and inference conversions.
 
 Example:
     >>> layer = norm_layer("instance", 64)
     >>> uses_bias("batch"), uses_bias("instance")
     (False, True)
+    >>> net = disable_dropout(per_image_batch_norm(nn.Sequential(nn.BatchNorm2d(4), nn.Dropout())))
+    >>> [type(m).__name__ for m in net]
+    ['PerImageBatchNorm', 'Identity']
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
@@ -131,3 +137,128 @@ def spectral_norm(module: nn.Module, enabled: bool = True) -> nn.Module:
     for m in targets:
         _torch_spectral_norm(m)
     return module
+
+
+class PerImageBatchNorm(nn.Module):
+    """Batch norm that normalizes each image with its own per-channel statistics.
+
+    Computes, for every image of the batch independently, what a train-mode ``BatchNorm2d``
+    computes for a batch of that one image: per-channel mean and (biased) variance over H and W,
+    then the affine ``weight`` / ``bias``. Outputs therefore do not depend on the other images of
+    the batch nor on running statistics. Implemented as ``F.group_norm`` with one group per
+    channel (the same math; fast, and exports to ONNX).
+
+    Args:
+        num_features: Channels ``C``.
+        eps: Added to the variance.
+        affine: Whether the layer has ``weight`` and ``bias`` (initialized to 1 and 0).
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`; output: same shape.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True) -> None:
+        super().__init__()
+        if num_features < 1:
+            raise ConfigError(f"norm layer channels must be >= 1, got {num_features}")
+        self.num_features = num_features
+        self.eps = eps
+        if affine:
+            self.weight: nn.Parameter | None = nn.Parameter(torch.ones(num_features))
+            self.bias: nn.Parameter | None = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    @classmethod
+    def from_batch_norm(cls, bn: nn.modules.batchnorm._BatchNorm) -> PerImageBatchNorm:
+        """A layer with ``bn``'s channels, eps and affine parameters (shared, not copied).
+
+        Args:
+            bn: A batch-norm layer; its running statistics are not used.
+
+        Returns:
+            The new layer.
+        """
+        layer = cls(bn.num_features, eps=bn.eps, affine=False)
+        layer.weight = bn.weight
+        layer.bias = bn.bias
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize each image of ``x`` with its own statistics.
+
+        Args:
+            x: Feature maps.
+
+        Returns:
+            The normalized maps.
+        """
+        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, affine={self.weight is not None}"
+
+
+def _replace_modules(
+    module: nn.Module, match: tuple[type[nn.Module], ...], make: Callable[[nn.Module], nn.Module]
+) -> nn.Module:
+    """A deep copy of ``module`` with every sub-module of a ``match`` type replaced by ``make``."""
+    module = copy.deepcopy(module)
+    if isinstance(module, match):
+        return make(module)
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, match):
+                setattr(parent, name, make(child))
+    return module
+
+
+def per_image_batch_norm(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose batch-norm layers use each image's own statistics.
+
+    Every ``nn.BatchNorm2d`` (and ``nn.SyncBatchNorm``) becomes a :class:`PerImageBatchNorm` with
+    the same affine parameters and eps: the inference semantics of pix2pix, whose paper applies
+    batch norm with test-batch statistics at batch size 1 — here independent of how images are
+    batched. Running statistics are dropped. The result does not depend on train / eval mode.
+
+    Args:
+        module: A network (or a single batch-norm layer); left unchanged.
+
+    Returns:
+        The converted deep copy.
+
+    Example:
+        >>> net = per_image_batch_norm(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)))
+        >>> net[1]
+        PerImageBatchNorm(8, eps=1e-05, affine=True)
+    """
+    return _replace_modules(
+        module,
+        (nn.BatchNorm2d, nn.SyncBatchNorm),
+        lambda bn: PerImageBatchNorm.from_batch_norm(bn),
+    )
+
+
+_DROPOUTS = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
+
+
+def disable_dropout(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with every dropout layer replaced by ``nn.Identity``.
+
+    Makes outputs deterministic in train mode too, and keeps dropout out of exported graphs.
+
+    Args:
+        module: A network (or a single dropout layer); left unchanged.
+
+    Returns:
+        The converted deep copy.
+    """
+    return _replace_modules(module, _DROPOUTS, lambda _: nn.Identity())

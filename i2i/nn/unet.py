@@ -3,7 +3,7 @@
 Built like the reference implementation's ``UnetGenerator`` / ``UnetSkipConnectionBlock``:
 skip blocks nested from the innermost outwards, with the same layer order and attribute names
 (``model``), so the parameter counts and ``state_dict`` keys match those of the reference (with
-batch norm, e.g. ``unet_256``: 54,414,979 parameters for RGB -> RGB).
+batch norm, e.g. ``unet_256``: 54,413,955 parameters for RGB -> RGB).
 
 Example:
     >>> import torch
@@ -44,7 +44,9 @@ class UnetSkipConnectionBlock(nn.Module):
       ``dropout > 0``, ``Dropout(dropout)``.
 
     Convs followed by a norm have a bias only when the norm is not batch norm
-    (:func:`i2i.nn.uses_bias`).
+    (:func:`i2i.nn.uses_bias`). Like the reference, a non-outermost block applies its LeakyReLU
+    to its input in place (so the skip holds ``LeakyReLU(x)``, which the parent's ReLU treats
+    exactly like ``x``); do not reuse the input tensor after calling such a block directly.
 
     Args:
         outer_channels: Channels this block outputs from its decoder (before the skip concat).

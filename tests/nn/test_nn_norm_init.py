@@ -128,6 +128,7 @@ def test_nn_imports_only_torch_and_core() -> None:
                         "torch",
                         "__future__",
                         "collections",
+                        "copy",
                         "types",
                         "typing",
                         "math",
