@@ -5,14 +5,26 @@ pipeline is built (:mod:`i2i.datasets.transforms`).
 
 Example:
     >>> from i2i.datasets import make_unpaired_demo, validate_unpaired  # doctest: +SKIP
+    >>> from i2i.datasets import combine_pairs, make_paired_demo, validate_aligned  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .demo import make_unpaired_demo
+from .combine import CombineReport, combine_pairs
+from .demo import make_paired_demo, make_unpaired_demo
 from .image_io import IMAGE_EXTENSIONS, image_size, list_images, read_image, write_image
+from .paired import (
+    ALIGNED_SPEC,
+    PAIRED_FOLDERS_SPEC,
+    AlignedDataset,
+    PairedFoldersDataset,
+    build_aligned,
+    build_paired_folders,
+    validate_aligned,
+    validate_paired_folders,
+)
 from .unpaired import SPEC as UNPAIRED_SPEC
 from .unpaired import UnpairedDataset, build_unpaired, validate_unpaired
 
@@ -22,18 +34,29 @@ if TYPE_CHECKING:  # pragma: no cover
 _LAZY = {"apply", "test_pipeline", "to_tensor", "train_pipeline"}
 
 __all__ = [
+    "ALIGNED_SPEC",
     "IMAGE_EXTENSIONS",
+    "PAIRED_FOLDERS_SPEC",
     "UNPAIRED_SPEC",
+    "AlignedDataset",
+    "CombineReport",
+    "PairedFoldersDataset",
     "UnpairedDataset",
     "apply",
+    "build_aligned",
+    "build_paired_folders",
     "build_unpaired",
+    "combine_pairs",
     "image_size",
     "list_images",
+    "make_paired_demo",
     "make_unpaired_demo",
     "read_image",
     "test_pipeline",
     "to_tensor",
     "train_pipeline",
+    "validate_aligned",
+    "validate_paired_folders",
     "validate_unpaired",
     "write_image",
 ]

@@ -40,9 +40,11 @@ DISABLE_ENV = "I2I_DISABLE_PLUGINS"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("image_io", "i2i.datasets.image_io"),
     ("unpaired", "i2i.datasets.unpaired"),
+    ("paired", "i2i.datasets.paired"),
     ("networks", "i2i.plugins.networks"),
     ("losses", "i2i.plugins.losses"),
     ("cyclegan", "i2i.plugins.cyclegan"),
+    ("pix2pix", "i2i.plugins.pix2pix"),
     ("metrics_log", "i2i.training.observers"),
 )
 

@@ -41,7 +41,8 @@ def test_family_contract(family, ctx, demo_data, tiny_run, tmp_path) -> None:
         assert info_d.inputs == ("image",) or len(info_d.inputs) >= 1
         if info_d.inputs != ("image",):
             continue
-        x = torch.rand(1, info_d.in_channels, 40, 48) * 2 - 1
+        s = info_d.stride  # inference modules take multiples of their stride
+        x = torch.rand(1, info_d.in_channels, s * -(-40 // s), s * -(-48 // s)) * 2 - 1
         again = load_model(ctx, run.joinpath("checkpoints")).model.eval()
         with torch.no_grad():
             a = model.inference_module(direction)(x)

@@ -79,15 +79,8 @@ def register(app: typer.Typer, ctx: Context) -> None:
         from i2i.datasets.combine import combine_pairs
 
         report = combine_pairs(a_dir, b_dir, out, resize_to_a=resize_to_a)
-        say(f"wrote {len(report.written)} aligned images to {out}")
-        for label, items in (
-            ("only in A (no B partner)", report.unpaired_a),
-            ("only in B (no A partner)", report.unpaired_b),
-            ("size mismatch (use --resize-to-a)", report.size_mismatch),
-            ("unreadable", report.unreadable),
-        ):
-            if items:
-                say(f"{len(items)} {label}: {', '.join(items[:20])}"
-                    + (f" and {len(items) - 20} more" if len(items) > 20 else ""))  # fmt: skip
+        say(report.summary())
+        for line in report.problem_lines():
+            say(f"  {line}")
 
     app.add_typer(ds, name="datasets")
