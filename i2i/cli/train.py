@@ -171,6 +171,7 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             "precision": precision,
             "workers": workers,
             "strict": strict,
+            "format": format,
         }
         info = run_training(
             ctx,
