@@ -35,6 +35,8 @@ test: lint pytest
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4
 	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4 --precision bf16
+	$(BIN)/python benchmarks/train_step.py --model pix2pix --size 256 --steps 4
+	$(BIN)/python benchmarks/train_step.py --model pix2pix --size 256 --steps 4 --precision bf16
 
 clean:
 	rm -rf $(VENV) demo runs .pytest_cache
