@@ -1,0 +1,158 @@
+"""The i2i metadata stored in exported ONNX files (``metadata_props``), shared by the exporter
+and the onnxruntime engine.
+
+Every value is a string (ONNX requires it); structured values are JSON. Keys:
+
+==================  ===========================================================================
+``i2i_version``     i2i version that exported the model
+``i2i_family``      model family (e.g. ``cyclegan``)
+``i2i_direction``   translation direction (e.g. ``AtoB``)
+``i2i_step``        training step of the checkpoint
+``i2i_inputs``      JSON list of ``{"name", "kind", "channels", "value_range"}`` (kind: image,
+                    label, noise, class)
+``i2i_outputs``     JSON list of ``{"name", "kind", "channels", "value_range"}``
+``i2i_stride``      input height/width must be multiples of this
+``i2i_scale``       output size / input size
+``i2i_opset``       ONNX opset
+``i2i_precision``   fp32 | fp16 | int8
+``i2i_static``      ``HxW`` for a static-shape export, empty for dynamic batch/height/width
+``i2i_verified``    JSON: ``{"tolerance": float, "checks": [{"shape": [...], "max_abs_diff": f}]}``
+``i2i_run_config``  JSON run config of the checkpoint (family config included)
+==================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from i2i.errors import InputError
+from i2i.specs import InferenceInfo
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "output"
+PREFIX = "i2i_"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelMetadata:
+    """Parsed i2i metadata of an ONNX file."""
+
+    family: str
+    direction: str
+    version: str
+    step: int
+    inputs: tuple[dict[str, Any], ...]
+    outputs: tuple[dict[str, Any], ...]
+    stride: int
+    scale: int
+    opset: int
+    precision: str
+    static: tuple[int, int] | None
+    verified: dict[str, Any]
+    run_config: dict[str, Any]
+
+    def inference_info(self) -> InferenceInfo:
+        """The :class:`~i2i.specs.InferenceInfo` this model was exported with."""
+        first_in, first_out = self.inputs[0], self.outputs[0]
+        return InferenceInfo(
+            inputs=tuple(i["kind"] for i in self.inputs),
+            in_channels=int(first_in["channels"]),
+            out_channels=int(first_out["channels"]),
+            stride=self.stride,
+            scale=self.scale,
+            value_range=tuple(first_in.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
+            direction=self.direction,
+        )
+
+
+def build_metadata(
+    info: InferenceInfo,
+    *,
+    family: str,
+    step: int,
+    opset: int,
+    precision: str,
+    static: tuple[int, int] | None,
+    run_config: Mapping[str, Any],
+    verified: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """The ``metadata_props`` dict (all strings) for an export of ``info``."""
+    from i2i import __version__
+
+    inputs = [
+        {
+            "name": INPUT_NAME if i == 0 else f"input{i}",
+            "kind": kind,
+            "channels": info.in_channels,
+            "value_range": list(info.value_range),
+        }
+        for i, kind in enumerate(info.inputs)
+    ]
+    outputs = [
+        {
+            "name": OUTPUT_NAME,
+            "kind": "image",
+            "channels": info.out_channels,
+            "value_range": list(info.value_range),
+        }
+    ]
+    meta = {
+        "version": __version__,
+        "family": family,
+        "direction": info.direction,
+        "step": str(step),
+        "inputs": json.dumps(inputs),
+        "outputs": json.dumps(outputs),
+        "stride": str(info.stride),
+        "scale": str(info.scale),
+        "opset": str(opset),
+        "precision": precision,
+        "static": f"{static[0]}x{static[1]}" if static else "",
+        "verified": json.dumps(dict(verified or {})),
+        "run_config": json.dumps(dict(run_config)),
+    }
+    return {PREFIX + k: v for k, v in meta.items()}
+
+
+def parse_metadata(props: Mapping[str, str], source: str | Path = "") -> ModelMetadata:
+    """Parse ``metadata_props`` (e.g. ``onnxruntime`` ``get_modelmeta().custom_metadata_map``).
+
+    Raises:
+        InputError: the model has no i2i metadata (not exported by ``i2i export``).
+    """
+    p = {k[len(PREFIX) :]: v for k, v in props.items() if k.startswith(PREFIX)}
+    if "family" not in p or "inputs" not in p:
+        raise InputError(
+            f"{source or 'the ONNX model'} has no i2i metadata; export it with `i2i export`"
+        )
+    static = None
+    if p.get("static"):
+        h, _, w = p["static"].partition("x")
+        static = (int(h), int(w))
+    return ModelMetadata(
+        family=p["family"],
+        direction=p.get("direction", "AtoB"),
+        version=p.get("version", "?"),
+        step=int(p.get("step", "0") or 0),
+        inputs=tuple(json.loads(p["inputs"])),
+        outputs=tuple(json.loads(p.get("outputs", "[]"))),
+        stride=int(p.get("stride", "1")),
+        scale=int(p.get("scale", "1")),
+        opset=int(p.get("opset", "0") or 0),
+        precision=p.get("precision", "fp32"),
+        static=static,
+        verified=json.loads(p.get("verified", "{}") or "{}"),
+        run_config=json.loads(p.get("run_config", "{}") or "{}"),
+    )
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """Read the i2i metadata of an ONNX file without loading its weights into a session."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return parse_metadata({p.key: p.value for p in model.metadata_props}, path)
