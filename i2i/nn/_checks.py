@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from i2i.errors import ConfigError
+from i2i.errors import ConfigError, InputError
 
 
 def check_int(name: str, value: int, low: int) -> None:
@@ -25,3 +25,23 @@ def check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
 def checking() -> bool:
     """False while tracing / compiling / exporting, where Python shape checks would be baked in."""
     return not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+
+
+def check_input(x: torch.Tensor, channels: int, stride: int = 1, what: str = "generator") -> None:
+    """Raise InputError unless ``x`` is (N, channels, H, W) with H and W multiples of ``stride``.
+
+    Skipped while tracing / compiling (see :func:`checking`).
+    """
+    if not checking():
+        return
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise InputError(
+            f"{what} expects (N, {channels}, H, W) input, got {tuple(x.shape)}; "
+            f"pass tensors with {channels} channels"
+        )
+    h, w = x.shape[-2:]
+    if h % stride or w % stride:
+        raise InputError(
+            f"{what} input height and width must be multiples of {stride}, got {h}x{w}; "
+            f"pad or crop the image to a multiple of {stride}"
+        )

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from i2i.errors import InputError
-from i2i.nn._checks import check_int, checking
+from i2i.nn._checks import check_input, check_int, checking
 from i2i.nn.norm import norm_layer, uses_bias
 from i2i.nn.norm import spectral_norm as apply_spectral_norm
 
@@ -146,11 +146,7 @@ class NLayerDiscriminator(nn.Module):
             InputError: wrong channel count, or an input too small for the conv stack.
         """
         if checking():
-            if x.ndim != 4 or x.shape[1] != self.in_channels:
-                raise InputError(
-                    f"discriminator expects (N, {self.in_channels}, H, W) input, got "
-                    f"{tuple(x.shape)}; pass tensors with {self.in_channels} channels"
-                )
+            check_input(x, self.in_channels, 1, "discriminator")
             h, w = x.shape[-2:]
             if (
                 min(patchgan_output_size(h, self.n_layers), patchgan_output_size(w, self.n_layers))
@@ -213,9 +209,5 @@ class PixelDiscriminator(nn.Module):
         Raises:
             InputError: wrong input rank or channel count.
         """
-        if checking() and (x.ndim != 4 or x.shape[1] != self.in_channels):
-            raise InputError(
-                f"discriminator expects (N, {self.in_channels}, H, W) input, got "
-                f"{tuple(x.shape)}; pass tensors with {self.in_channels} channels"
-            )
+        check_input(x, self.in_channels, 1, "discriminator")
         return self.net(x)

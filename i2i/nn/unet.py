@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from i2i.errors import ConfigError, InputError
-from i2i.nn._checks import check_int, checking
+from i2i.errors import ConfigError
+from i2i.nn._checks import check_input, check_int
 from i2i.nn.norm import norm_layer, uses_bias
 
 #: Smallest U-Net depth: the innermost block, three channel-doubling blocks and the outermost one.
@@ -211,16 +211,5 @@ class UnetGenerator(nn.Module):
             InputError: ``x`` is not 4-d, has the wrong channel count, or its height / width is
                 not a multiple of :attr:`stride` (checked outside tracing / export only).
         """
-        if checking():
-            if x.ndim != 4 or x.shape[1] != self.in_channels:
-                raise InputError(
-                    f"generator expects (N, {self.in_channels}, H, W) input, got "
-                    f"{tuple(x.shape)}; pass images with {self.in_channels} channels"
-                )
-            h, w = x.shape[-2:]
-            if h % self.stride or w % self.stride:
-                raise InputError(
-                    f"generator input height and width must be multiples of {self.stride}, "
-                    f"got {h}x{w}; pad or crop the image to a multiple of {self.stride}"
-                )
+        check_input(x, self.in_channels, self.stride, "generator")
         return self.model(x)
