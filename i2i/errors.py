@@ -62,3 +62,7 @@ class NonFiniteLossError(I2IError, FloatingPointError):
 
 class InputError(I2IError, ValueError):
     """An input image or tensor does not fit what the model expects."""
+
+
+class ExportError(I2IError):
+    """An ONNX export failed, or the exported model does not match PyTorch within tolerance."""

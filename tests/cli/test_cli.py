@@ -222,3 +222,25 @@ def test_pix2pix_cli_flow(runner, app, tmp_path) -> None:
     assert r.exit_code == 0, r.output
     r = invoke(runner, app, "translate", tmp_path / "run2", folders / "testA", tmp_path / "out")
     assert r.exit_code == 0 and "wrote 16 images" in r.output, r.output
+
+
+def test_export_cli(runner, app, demo_data, tmp_path) -> None:
+    run = tmp_path / "run"
+    r = invoke(runner, app, "train", "cyclegan", demo_data("unpaired"), "--out", run,
+               "--steps", "1", *TINY)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = invoke(runner, app, "export", run, tmp_path / "g.onnx", "--direction", "BtoA")
+    assert r.exit_code == 0, r.output
+    assert "exported cyclegan BtoA" in r.output and r.output.count("verified at") >= 2
+    from i2i.export.metadata import read_metadata
+
+    meta = read_metadata(tmp_path / "g.onnx")
+    assert (meta.family, meta.direction, meta.stride, meta.opset) == ("cyclegan", "BtoA", 4, 17)
+    err = one_line_error(invoke(runner, app, "export", run, tmp_path / "s.onnx", "--static",
+                                "30x30"))  # fmt: skip
+    assert "multiples of the network's stride 4" in err
+    err = one_line_error(invoke(runner, app, "export", run, tmp_path / "x.onnx", "--precision",
+                                "fp16"))  # fmt: skip
+    assert "GPU" in err
+    err = one_line_error(invoke(runner, app, "export", run, tmp_path / "model.pt"))
+    assert ".onnx" in err
