@@ -1,13 +1,17 @@
-"""Batch translation of image folders with a checkpoint's inference module.
+"""Batch translation of image folders with a checkpoint or an ONNX model.
 
 Any image size: inputs are padded (reflect) to a multiple of the network's stride and the output
-is cropped back, never resized. Outputs mirror the input tree as PNG files; existing outputs are
-skipped unless ``overwrite``; a corrupt input is reported and skipped (fatal with ``strict``).
+is cropped back, never resized; images too large for memory are translated in blended tiles
+(``tile``). Outputs mirror the input tree as PNG files; existing outputs are skipped unless
+``overwrite`` (so an interrupted run resumes); a corrupt input is reported and skipped (fatal
+with ``strict``). The engine comes from :mod:`i2i.export.engine`, the threaded folder pipeline
+from :mod:`i2i.export.pipeline`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -17,23 +21,37 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from i2i.errors import ConfigError, I2IError, ImageReadError, InputError
+from i2i.errors import ConfigError, I2IError, InputError
 from i2i.manager import Context
 from i2i.specs import InferenceInfo
 from i2i.training import runtime
-from i2i.training.checkpoint import load_model
+
+from .engine import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class TranslateResult:
-    """What a folder translation did."""
+    """What a folder translation did.
+
+    Attributes:
+        written: Outputs written by this call.
+        skipped_existing: Outputs that already existed (not redone without ``overwrite``).
+        failed: ``(input, reason)`` of unreadable images.
+        pairs: ``(input, output)`` of every image found.
+        images_per_s: Throughput of the images translated by this call.
+        seconds: Wall time of the translation (without loading the model).
+        engine: The engine's description (e.g. ``onnxruntime CPU``).
+    """
 
     written: list[Path] = dataclasses.field(default_factory=list)
     skipped_existing: list[Path] = dataclasses.field(default_factory=list)
     failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
     pairs: list[tuple[Path, Path]] = dataclasses.field(default_factory=list)
+    images_per_s: float = 0.0
+    seconds: float = 0.0
+    engine: str = ""
 
 
 def pad_to_stride(x: torch.Tensor, stride: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -116,6 +134,29 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         )
 
 
+def _progress_adapter(
+    progress: Callable[..., None] | None, offset: int, total: int
+) -> Callable[[int, int, float], None] | None:
+    """Accept ``progress(done, total)`` and ``progress(done, total, images_per_s)`` callbacks."""
+    if progress is None:
+        return None
+    try:
+        params = inspect.signature(progress).parameters.values()
+        takes_rate = any(p.kind is p.VAR_POSITIONAL for p in params) or (
+            sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) >= 3
+        )
+    except (TypeError, ValueError):
+        takes_rate = False
+
+    def call(done: int, _total: int, rate: float) -> None:
+        if takes_rate:
+            progress(offset + done, total, rate)
+        else:
+            progress(offset + done, total)
+
+    return call
+
+
 def translate_folder(
     ctx: Context,
     source: str | Path,
@@ -127,72 +168,119 @@ def translate_folder(
     device: str = "auto",
     precision: str = "fp32",
     strict: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
+    provider: str = "auto",
+    tile: int = 0,
+    overlap: int = 32,
+    batch_size: int = 4,
+    workers: int = 2,
+    bit_depth: int | str = "auto",
+    threads: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> TranslateResult:
-    """Translate every image under ``in_dir`` into ``out_dir`` with a checkpoint.
+    """Translate every image under ``in_dir`` into ``out_dir`` with a checkpoint or ONNX model.
+
+    The engine comes from :func:`~i2i.export.engine.open_engine` (PyTorch for checkpoints,
+    onnxruntime for ``.onnx`` files, or a plugin's); the images go through
+    :func:`~i2i.export.pipeline.run_folder` (threaded decode/encode, batches of same-size
+    images). Outputs that exist are skipped unless ``overwrite``, so an interrupted run resumes.
 
     Args:
         ctx: Plugin context.
-        source: Run directory, checkpoint directory or weights file.
+        source: Run directory, checkpoint directory, weights file or ``.onnx`` file.
         in_dir: Folder of input images (searched recursively).
         out_dir: Output folder (created; must not overlap ``in_dir``).
         direction: e.g. ``AtoB`` / ``BtoA`` (default: the model's own default direction).
         overwrite: Re-translate images whose output exists.
         device: ``auto``, ``cpu``, ``cuda``...
-        precision: ``fp32``, ``bf16`` or ``fp16``.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (PyTorch checkpoints).
         strict: Stop on the first unreadable image instead of reporting it.
-        progress: Called as ``progress(done, total)`` after each image.
+        progress: ``progress(done, total)`` or ``progress(done, total, images_per_s)`` after
+            each image (skipped outputs count as done at the start).
+        provider: onnxruntime provider for ``.onnx`` sources: ``auto``, ``cuda``,
+            ``tensorrt``, ``cpu``.
+        tile: Translate images larger than this in overlapping tiles (0 = never).
+        overlap: Tile overlap in pixels.
+        batch_size: Most same-size images per engine call.
+        workers: Decoding threads and encoding threads (each; 0 = no threads).
+        bit_depth: ``auto`` (16-bit out for 16-bit in), ``8`` or ``16``.
+        threads: CPU threads of an onnxruntime session.
+        max_pixels: Per-image pixel limit of one engine call (0 = none).
 
     Raises:
-        ConfigError: bad folders or direction. ImageReadError: a corrupt input with ``strict``.
+        ConfigError: bad folders, direction or options. ImageReadError: a corrupt input with
+        ``strict``.
     """
-    from i2i.datasets.image_io import list_images, write_image
+    from i2i.datasets.image_io import list_images
+
+    from .engine import open_engine
+    from .pipeline import parse_bit_depth, run_folder
+    from .tiling import check_tiling
 
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     check_folders(in_dir, out_dir)
-    dev = runtime.resolve_device(device)
-    amp = runtime.check_precision(precision, dev)
-    loaded = load_model(ctx, source, dev)
-    directions = loaded.model.inference_directions()
-    if direction is not None and direction not in directions:
+    parse_bit_depth(bit_depth)
+    if workers < 0 or batch_size < 1:
         raise ConfigError(
-            f"this '{loaded.spec.name}' model translates in direction(s) "
-            f"{', '.join(directions)}; got '{direction}'"
+            f"--workers must be >= 0 and --batch-size >= 1, got {workers}, {batch_size}"
         )
-    model = loaded.model.eval()
-    module = model.inference_module(direction)
-    info = model.inference_info(direction)
-    if info.inputs != ("image",):
-        raise ConfigError(
-            f"'{loaded.spec.name}' takes inputs {info.inputs}; folder translation needs "
-            "image inputs"
-        )
+    engine = open_engine(
+        ctx,
+        source,
+        direction=direction,
+        device=device,
+        precision=precision,
+        provider=provider,
+        threads=threads,
+        max_pixels=max_pixels,
+    )
+    if tile:
+        check_tiling(tile, overlap, engine.info.stride)
     inputs = list_images(in_dir)
     if not inputs:
         raise ConfigError(f"no images found in {in_dir} (looked for PNG, JPEG, TIFF, BMP, WebP)")
     outs = output_paths(inputs, in_dir, out_dir)
-    result = TranslateResult()
-    for i, (src, dst) in enumerate(zip(inputs, outs, strict=True)):
+    result = TranslateResult(engine=engine.description)
+    todo_in: list[Path] = []
+    todo_out: list[Path] = []
+    for src, dst in zip(inputs, outs, strict=True):
+        result.pairs.append((src, dst))
         if dst.exists() and not overwrite:
             result.skipped_existing.append(dst)
         else:
-            try:
-                img = ctx.load_image(src, info.in_channels)
-            except ImageReadError as e:
-                if strict:
-                    raise
-                log.warning("skipped unreadable image: %s", e)
-                result.failed.append((src, str(e)))
-                img = None
-            if img is not None:
-                x = torch.from_numpy(img).permute(2, 0, 1)[None].to(dev) * 2 - 1
-                y = translate_tensor(module, x, info, amp)
-                arr = ((y[0].permute(1, 2, 0) + 1) / 2).cpu().numpy()
-                write_image(dst, arr)
-                result.written.append(dst)
-        result.pairs.append((src, dst))
-        if progress is not None:
-            progress(i + 1, len(inputs))
+            todo_in.append(src)
+            todo_out.append(dst)
+    log.info(
+        "translating %d images with %s (%d already done)",
+        len(todo_in),
+        engine.description,
+        len(result.skipped_existing),
+    )
+    skipped = len(result.skipped_existing)
+    report = _progress_adapter(progress, skipped, len(inputs))
+    if report is not None and skipped:
+        report(0, len(todo_in), 0.0)
+    try:
+        res = run_folder(
+            engine,
+            todo_in,
+            todo_out,
+            batch_size=batch_size,
+            decode_workers=workers,
+            encode_workers=workers,
+            tile=tile,
+            overlap=overlap,
+            bit_depth=bit_depth,
+            strict=strict,
+            progress=report,
+            load_image=ctx.load_image,
+        )
+    finally:
+        engine.close()
+    result.written = res.written
+    result.failed = res.failed
+    result.images_per_s = res.images_per_s
+    result.seconds = res.seconds
     return result
 
 

@@ -37,6 +37,8 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+    from i2i.export.engine import Engine
+    from i2i.manager import Context
     from i2i.registry import Registrar
     from i2i.training.run import RunInfo
 
@@ -115,6 +117,26 @@ def i2i_load_image(path: Path, channels: int) -> np.ndarray | None:
     Returns:
         An ``H x W x channels`` float32 array in [0, 1], or None to let the next plugin try.
         Raise :class:`i2i.errors.ImageReadError` for a file that cannot be decoded.
+    """
+
+
+@hookspec(firstresult=True)
+def i2i_open_engine(context: Context, source: Path, options: dict[str, Any]) -> Engine | None:
+    """Choose the engine that runs inference for a model source (``i2i translate``).
+
+    Args:
+        context: The plugin :class:`~i2i.manager.Context`.
+        source: What the user passed: a run/checkpoint directory, weights file, ``.onnx`` file,
+            or anything a plugin understands (e.g. a TensorRT plan or an OpenVINO model).
+        options: ``direction``, ``device``, ``precision``, ``provider``, ``threads`` and
+            ``max_pixels`` as given on the command line; ignore the keys you do not use.
+
+    Returns:
+        An :class:`i2i.export.engine.Engine` (subclass it: set ``info``, ``name``,
+        ``description`` and implement ``run``), or None to let the next plugin try. The built-in
+        default (``trylast``) opens ``.onnx`` files with onnxruntime and everything else as an
+        i2i checkpoint with PyTorch. Raise :class:`i2i.errors.ConfigError` for options that do
+        not apply.
     """
 
 

@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("cyclegan", "i2i.plugins.cyclegan"),
     ("pix2pix", "i2i.plugins.pix2pix"),
     ("metrics_log", "i2i.training.observers"),
+    ("engines", "i2i.export.engine"),
 )
 
 

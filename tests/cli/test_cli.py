@@ -244,3 +244,24 @@ def test_export_cli(runner, app, demo_data, tmp_path) -> None:
     assert "GPU" in err
     err = one_line_error(invoke(runner, app, "export", run, tmp_path / "model.pt"))
     assert ".onnx" in err
+
+    # the exported model translates like the checkpoint (BtoA is baked into the ONNX file)
+    src = tmp_path / "in"
+    img = np.random.default_rng(1).random((45, 70, 3), np.float32)
+    write_image(src / "a.png", img)
+    r = invoke(runner, app, "translate", tmp_path / "g.onnx", src, tmp_path / "o1",
+               "--provider", "cpu")  # fmt: skip
+    assert r.exit_code == 0 and "onnxruntime" in r.output, r.output
+    r = invoke(runner, app, "translate", run, src, tmp_path / "o2", "--direction", "BtoA",
+               "--device", "cpu")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    from i2i.datasets.image_io import read_image
+
+    a, b = read_image(tmp_path / "o1" / "a.png", 3), read_image(tmp_path / "o2" / "a.png", 3)
+    assert a.shape == (45, 70, 3) and np.abs(a - b).max() <= 2 / 255
+    r = invoke(runner, app, "translate", tmp_path / "g.onnx", src, tmp_path / "o3",
+               "--provider", "cpu", "--tile", "32", "--overlap", "8")  # fmt: skip
+    assert r.exit_code == 0 and (tmp_path / "o3" / "a.png").is_file(), r.output
+    err = one_line_error(invoke(runner, app, "translate", tmp_path / "g.onnx", src,
+                                tmp_path / "o4", "--tile", "16", "--overlap", "8"))  # fmt: skip
+    assert "tile" in err
