@@ -93,23 +93,39 @@ def translate_tensor(
     return y.clamp(-1, 1)
 
 
-def output_paths(inputs: list[Path], in_dir: Path, out_dir: Path) -> list[Path]:
-    """Output file for each input: the same relative path with ``.png``.
+#: ``--format`` of translate outputs -> file suffix (``same`` keeps each input's format).
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tiff": ".tif", "same": ""}
 
-    Inputs that would collide (``a.jpg`` and ``a.png``) keep their extension in the name
-    (``a.jpg.png``).
+
+def output_paths(
+    inputs: list[Path], in_dir: Path, out_dir: Path, out_format: str = "png"
+) -> list[Path]:
+    """Output file for each input: the same relative path with the output format's suffix.
+
+    Inputs that would collide (``a.jpg`` and ``a.png`` both to ``a.png``) keep their extension
+    in the name (``a.jpg.png``). ``out_format="same"`` keeps every input's own suffix.
+
+    Raises:
+        ConfigError: unknown ``out_format``.
     """
+    if out_format not in OUTPUT_FORMATS:
+        raise ConfigError(
+            f"unknown output format '{out_format}'; use one of: {', '.join(OUTPUT_FORMATS)}"
+        )
+
+    def target(p: Path) -> Path:
+        rel = p.relative_to(in_dir)
+        return out_dir / rel.with_suffix(OUTPUT_FORMATS[out_format] or rel.suffix)
+
+    counts: dict[Path, int] = {}
+    for p in inputs:
+        counts[target(p)] = counts.get(target(p), 0) + 1
     outs: list[Path] = []
-    taken: dict[Path, int] = {}
     for p in inputs:
-        rel = p.relative_to(in_dir)
-        cand = out_dir / rel.with_suffix(".png")
-        taken[cand] = taken.get(cand, 0) + 1
-    for p in inputs:
-        rel = p.relative_to(in_dir)
-        cand = out_dir / rel.with_suffix(".png")
-        if taken[cand] > 1:
-            cand = out_dir / rel.with_name(rel.name + ".png")
+        cand = target(p)
+        if counts[cand] > 1:
+            rel = p.relative_to(in_dir)
+            cand = out_dir / rel.with_name(rel.name + cand.suffix)
         outs.append(cand)
     return outs
 
@@ -177,6 +193,7 @@ def translate_folder(
     bit_depth: int | str = "auto",
     threads: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    out_format: str = "png",
 ) -> TranslateResult:
     """Translate every image under ``in_dir`` into ``out_dir`` with a checkpoint or ONNX model.
 
@@ -197,6 +214,7 @@ def translate_folder(
         strict: Stop on the first unreadable image instead of reporting it.
         progress: ``progress(done, total)`` or ``progress(done, total, images_per_s)`` after
             each image (skipped outputs count as done at the start).
+        out_format: ``png`` (default), ``jpg``, ``tiff`` or ``same`` (each input's format).
         provider: onnxruntime provider for ``.onnx`` sources: ``auto``, ``cuda``,
             ``tensorrt``, ``cpu``.
         tile: Translate images larger than this in overlapping tiles (0 = never).
@@ -239,7 +257,7 @@ def translate_folder(
     inputs = list_images(in_dir)
     if not inputs:
         raise ConfigError(f"no images found in {in_dir} (looked for PNG, JPEG, TIFF, BMP, WebP)")
-    outs = output_paths(inputs, in_dir, out_dir)
+    outs = output_paths(inputs, in_dir, out_dir, out_format)
     result = TranslateResult(engine=engine.description)
     todo_in: list[Path] = []
     todo_out: list[Path] = []

@@ -39,6 +39,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
         batch_size: int = typer.Option(4, "--batch-size", "-b", help="same-size images per batch"),
         workers: int = typer.Option(2, help="decode / encode threads (0 = no threads)"),
         bit_depth: str = typer.Option("auto", help="auto (as the input) | 8 | 16"),
+        out_format: str = typer.Option(
+            "png", "--format", help="output format: png | jpg | tiff | same (as each input)"
+        ),
         threads: int = typer.Option(None, help="intra-op threads of the engine"),
         strict: bool = typer.Option(False, help="stop at the first unreadable image"),
     ) -> None:
@@ -67,7 +70,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 ctx, source, in_dir, out_dir, direction=direction, overwrite=overwrite,
                 device=device, precision=precision, strict=strict, progress=on_progress,
                 provider=provider, tile=tile, overlap=overlap, batch_size=batch_size,
-                workers=workers, bit_depth=bit_depth, threads=threads,
+                workers=workers, bit_depth=bit_depth, threads=threads, out_format=out_format,
             )  # fmt: skip
         say(
             f"wrote {len(result.written)} images to {out_dir}; "
