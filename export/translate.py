@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from i2i.errors import ConfigError, I2IError, InputError
 from i2i.manager import Context
 from i2i.specs import InferenceInfo
-from i2i.training import runtime
+from i2i.training import distributed, runtime
 
 from .engine import DEFAULT_MAX_PIXELS
 
@@ -242,6 +242,9 @@ def translate_folder(
         raise ConfigError(
             f"--workers must be >= 0 and --batch-size >= 1, got {workers}, {batch_size}"
         )
+    rank = distributed.env_info()
+    if rank.enabled and device in ("auto", "cuda") and torch.cuda.is_available():
+        device = f"cuda:{rank.local_rank}"  # torchrun: one GPU per rank
     engine = open_engine(
         ctx,
         source,
@@ -258,6 +261,8 @@ def translate_folder(
     if not inputs:
         raise ConfigError(f"no images found in {in_dir} (looked for PNG, JPEG, TIFF, BMP, WebP)")
     outs = output_paths(inputs, in_dir, out_dir, out_format)
+    if rank.enabled:  # torchrun: each rank translates its own share, every image exactly once
+        inputs, outs = distributed.shard(inputs, rank), distributed.shard(outs, rank)
     result = TranslateResult(engine=engine.description)
     todo_in: list[Path] = []
     todo_out: list[Path] = []

@@ -117,6 +117,8 @@ class TrainConfig:
     checkpoint_every: int = opt(500, "save a checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = opt(3, "how many recent checkpoints to keep")
     channels_last: bool = opt(False, "use channels_last memory format")
+    sync_bn: bool = opt(False, "distributed runs: synchronize batch-norm statistics across ranks")
+    compile: bool = opt(False, "torch.compile the networks (slow start, faster steps on GPU)")
     grad_clip: float = opt(0.0, "clip gradient norm per network group (0 = off)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,12 @@ def run_training(
                 "--resume cannot change the model config (architecture, losses); "
                 "only train.* settings such as --steps may change"
             )
+    from i2i.training import distributed
+
+    rank = distributed.env_info()
+    if not rank.is_main:  # other ranks of a torchrun job: warnings only, no progress bar
+        logging.getLogger().setLevel(logging.WARNING)
+        progress = False
     observer = ProgressObserver() if progress else None
     if observer is not None:
         ctx.pm.register(observer, name="cli-progress")
@@ -118,6 +125,7 @@ def run_training(
             if observer.task is not None:
                 observer.progress.stop()
             ctx.pm.unregister(observer)
+        distributed.teardown()
 
 
 def _epilog(spec: ModelSpec) -> str:
@@ -184,6 +192,8 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             resume=resume,
             progress=not no_progress,
         )
+        if not info.is_main:
+            return
         status = "interrupted" if info.stop_reason else "finished"
         say(f"{spec.name} run {status} in {out_dir}; results page: {out_dir / 'index.html'}")
         if info.stop_reason:

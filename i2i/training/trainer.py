@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from i2i.errors import CheckpointError, ConfigError, NonFiniteLossError
 from i2i.manager import Context
 from i2i.model import GANModel, set_requires_grad
 from i2i.specs import DataOptions
-from i2i.training import runtime
+from i2i.training import distributed, runtime
 from i2i.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from i2i.training.run import RunConfig, RunInfo, write_text_atomic
 from i2i.training.sampler import ResumableBatchSampler
@@ -113,6 +113,9 @@ class TrainStep:
             )
         self.scaler = runtime.make_grad_scaler(device, amp_dtype)
         self.last_cache: dict[str, torch.Tensor] | None = None
+        #: ``group_context(group)``: a context for one group's losses and backward (the
+        #: distributed trainer synchronizes only that group's gradients).
+        self.group_context: Callable[[str], contextlib.AbstractContextManager] | None = None
 
     def set_lr_factor(self, factor: float) -> None:
         """Set every group's LR to its base LR times ``factor``."""
@@ -137,18 +140,20 @@ class TrainStep:
         for group in model.step_groups(step_index):
             for name, mods in self.modules.items():
                 set_requires_grad(mods, name == group)
-            with runtime.autocast(self.device, amp):
-                losses = model.losses(group, batch, cache)
-            total = sum(losses.values())
-            values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
-            for name, val in zip(losses, values, strict=True):
-                if not math.isfinite(val):
-                    raise NonFiniteLossError(step_index + 1, f"{group}/{name}", val)
-                out[f"{group}/{name}"] = val
-            out[f"{group}/total"] = sum(values)
-            opt = self.optimizers[group]
-            opt.zero_grad(set_to_none=True)
-            self.scaler.scale(total).backward()
+            ctx = self.group_context(group) if self.group_context else contextlib.nullcontext()
+            with ctx:
+                with runtime.autocast(self.device, amp):
+                    losses = model.losses(group, batch, cache)
+                total = sum(losses.values())
+                values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
+                for name, val in zip(losses, values, strict=True):
+                    if not math.isfinite(val):
+                        raise NonFiniteLossError(step_index + 1, f"{group}/{name}", val)
+                    out[f"{group}/{name}"] = val
+                out[f"{group}/total"] = sum(values)
+                opt = self.optimizers[group]
+                opt.zero_grad(set_to_none=True)
+                self.scaler.scale(total).backward()
             if self.grad_clip > 0:
                 self.scaler.unscale_(opt)
                 params = [p for m in self.modules[group] for p in m.parameters()]
@@ -169,8 +174,10 @@ class Trainer:
         run_config: The resolved run config.
         run_dir: Where config, checkpoints, samples, metrics and the results page go.
         resume: Continue from the latest checkpoint in ``run_dir``.
-        rank: Process rank (for distributed runs; rank 0 writes files).
-        world_size: Number of processes.
+
+    Under torchrun (``WORLD_SIZE`` > 1) the trainer joins the process group, shards the data,
+    wraps the networks in DDP and lets only rank 0 write files (see
+    :mod:`i2i.training.distributed`).
 
     Example:
         >>> trainer = Trainer(ctx, run_config, Path("runs/x"))  # doctest: +SKIP
@@ -184,15 +191,11 @@ class Trainer:
         run_dir: str | Path,
         *,
         resume: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
     ) -> None:
         self.ctx = ctx
         self.cfg = run_config
         self.run_dir = Path(run_dir)
         self.resume = resume
-        self.rank = rank
-        self.world_size = world_size
         self.spec = ctx.models.get(run_config.family)
         t = run_config.train
         self.format = ctx.dataset_formats.get(t.format or self.spec.dataset_format)
@@ -207,7 +210,9 @@ class Trainer:
             raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
         if t.size < 0 or t.size % 1:
             raise ConfigError(f"train.size must be a positive number of pixels, got {t.size}")
-        self.device = runtime.resolve_device(t.device)
+        self.dist, self.device = distributed.setup(t.device)
+        self.rank, self.world_size = self.dist.rank, self.dist.world_size
+        self.ddp: distributed.DDPModel | None = None
         self.amp_dtype = runtime.check_precision(t.precision, self.device)
         self.model: GANModel | None = None
         self.step = 0
@@ -265,7 +270,15 @@ class Trainer:
         dataset = self._build_data()
         total, spe = self.total_steps(len(dataset))
 
-        model = self.spec.build(self.cfg.model, self.ctx).to(self.device)
+        model = self.spec.build(self.cfg.model, self.ctx)
+        if t.sync_bn and self.dist.enabled:
+            if self.device.type != "cuda":
+                raise ConfigError(
+                    "--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA/nccl only); "
+                    "drop it for CPU runs"
+                )
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = model.to(self.device)
         if t.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -276,6 +289,13 @@ class Trainer:
         lr_factor(kind, decay_start, 0, total)  # validate the kind before training
 
         start, skipped = self._restore(stepper) if self.resume else (0, 0)
+        if t.compile:
+            for mods in stepper.modules.values():
+                for m in mods:
+                    m.compile()
+        if self.dist.enabled:  # after restoring: DDP broadcasts rank 0's weights to every rank
+            self.ddp = distributed.DDPModel(model, stepper.modules, self.device)
+            stepper.group_context = self.ddp.only
         if start >= total:
             log.info("run already complete at step %d of %d", start, total)
         self.step = start
@@ -306,7 +326,7 @@ class Trainer:
         batch: dict[str, Any] | None = None
         with self._signals(info):
             try:
-                while self.step < total and info.stop_reason is None:
+                while self.step < total and not self._should_stop(info):
                     stepper.set_lr_factor(lr_factor(kind, decay_start, self.step, total))
                     raw = next(batches)
                     skipped += int(raw.pop("skipped").sum()) if "skipped" in raw else 0
@@ -319,6 +339,7 @@ class Trainer:
                     count += 1
                     if self.step % max(1, t.log_every) == 0 or self.step == total:
                         logs = {k: v / count for k, v in sums.items()}
+                        logs = distributed.all_reduce_mean(logs, self.device)
                         logs.update(stepper.lrs())
                         logs["sec_per_step"] = (time.perf_counter() - t0) / count
                         logs["epoch"] = self.step / spe
@@ -340,9 +361,17 @@ class Trainer:
             self._checkpoint(stepper, info)
         if info.is_main and batch is not None and status == "completed":
             self._save_samples(stepper, batch)
+        distributed.barrier()  # every rank leaves after rank 0's final checkpoint exists
         info.write_status(status, self.step, message)
         hook.i2i_train_end(run=info, step=self.step, status=status)
         return info
+
+    def _should_stop(self, info: RunInfo) -> bool:
+        """A stop request (signal, plugin) on any rank stops every rank at the same step."""
+        stop = distributed.any_rank(info.stop_reason is not None, self.device)
+        if stop and info.stop_reason is None:
+            info.stop_reason = "stop requested on another rank"
+        return stop
 
     def _to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -378,10 +407,11 @@ class Trainer:
             "world_size": self.world_size,
         }
         state.update(runtime.rng_state())
+        weights = self.ddp.state_dict() if self.ddp else stepper.model.state_dict()
         path = save_checkpoint(
             self.run_dir / "checkpoints",
             self.step,
-            stepper.model.state_dict(),
+            weights,
             self.cfg.to_dict(),
             state,
             keep=self.cfg.train.keep_checkpoints,
