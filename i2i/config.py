@@ -109,7 +109,9 @@ class TrainConfig:
     workers: int = opt(2, "DataLoader worker processes (0 = load in the main process)")
     seed: int = opt(0, "random seed (weights, data order, augmentation)")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    precision: str = opt("fp32", "fp32 | bf16 | fp16 (autocast; bf16 also on CPU)")
+    precision: str = opt(
+        "auto", "auto (bf16 on CUDA GPUs, else fp32) | fp32 | bf16 | fp16 (bf16 also on CPU)"
+    )
     flip: bool = opt(True, "random horizontal flips")
     strict: bool = opt(False, "stop on the first corrupt image instead of skipping it")
     log_every: int = opt(10, "write metrics.jsonl every N steps")

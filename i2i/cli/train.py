@@ -73,16 +73,20 @@ def run_training(
 ) -> RunInfo:
     """Resolve the config, check the run directory and train (used by ``train`` and ``demo``).
 
+    With ``resume``, a run directory that holds no run yet starts a new run (so a requeued job
+    script can always pass ``--resume``).
+
     Raises:
-        ConfigError: the run directory holds a run and ``resume`` is off, or vice versa.
+        ConfigError: the run directory holds a run and ``resume`` is off, or it holds a run of
+            another family.
     """
     from i2i.training.trainer import Trainer
 
     has_run = bool(list_checkpoints(out / "checkpoints"))
     saved = None
-    if resume:
-        if not (out / "config.toml").is_file():
-            raise ConfigError(f"--resume: {out} holds no run (no config.toml); drop --resume")
+    if resume and not (out / "config.toml").is_file():
+        logging.getLogger(__name__).info("nothing to resume in %s: starting a new run", out)
+    elif resume:
         saved = load_run_config_file(out)
         if saved.get("family") != spec.name:
             raise ConfigError(
@@ -153,7 +157,12 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
         batch_size: int = typer.Option(None, "--batch-size", "-b", help="images per batch"),
         seed: int = typer.Option(None, help="random seed"),
         device: str = typer.Option(None, help="auto | cpu | cuda | cuda:N | mps"),
-        precision: str = typer.Option(None, help="fp32 | bf16 | fp16"),
+        precision: str = typer.Option(None, help="auto (bf16 on GPUs) | fp32 | bf16 | fp16"),
+        sync_bn: bool = typer.Option(None, "--sync-bn", help="torchrun on GPUs: SyncBatchNorm"),
+        compile_: bool = typer.Option(None, "--compile", help="torch.compile the networks"),
+        channels_last: bool = typer.Option(
+            None, "--channels-last", help="channels_last memory format (GPUs with AMP)"
+        ),
         workers: int = typer.Option(None, help="DataLoader worker processes"),
         format: str = typer.Option(  # noqa: A002
             None, "--format", "-f", help=f"dataset format [default: {spec.dataset_format}]"
@@ -180,6 +189,9 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             "workers": workers,
             "strict": strict,
             "format": format,
+            "sync_bn": sync_bn,
+            "compile": compile_,
+            "channels_last": channels_last,
         }
         info = run_training(
             ctx,

@@ -49,16 +49,22 @@ def resolve_device(name: str = "auto") -> torch.device:
 def check_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``precision`` (None for fp32).
 
+    ``auto`` is bf16 on CUDA GPUs that support it and fp32 elsewhere (pass ``bf16`` explicitly
+    to use it on CPUs with AVX-512 BF16 / AMX).
+
     Raises:
         ConfigError: unknown precision, or one the device cannot run.
     """
+    if precision == "auto":  # bf16 where it is fast and safe: CUDA GPUs that support it
+        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if bf16 else None
     if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision '{precision}'; use one of: {', '.join(PRECISIONS)}")
+        raise ConfigError(
+            f"unknown precision '{precision}'; use one of: auto, {', '.join(PRECISIONS)}"
+        )
     dtype = PRECISIONS[precision]
     if dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("this GPU does not support bf16; use --precision fp16 or fp32")
-    if dtype is torch.float16 and device.type == "mps":
-        return dtype
     return dtype
 
 

@@ -102,6 +102,14 @@ def test_train_translate_resume_flow(runner, app, demo_data, tmp_path) -> None:
     assert "does not exist" in err
 
 
+def test_resume_without_a_run_starts_one(runner, app, demo_data, tmp_path) -> None:
+    run = tmp_path / "run"
+    r = invoke(runner, app, "train", "cyclegan", demo_data("unpaired"), "--out", run,
+               "--steps", "1", "--resume", *TINY)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (run / "checkpoints" / "step_0000001").is_dir()
+
+
 def test_errors_are_one_line(runner, app, tmp_path) -> None:
     err = one_line_error(invoke(runner, app, "train", "cyclegan", tmp_path / "missing", *TINY))
     assert "missing" in err
