@@ -69,14 +69,31 @@ def smooth_batch(
     return out
 
 
+def channels_last(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.contiguous(memory_format=torch.channels_last) for k, v in batch.items()}
+
+
 def build_step(
-    ctx: i2i.Context, family: str, device: torch.device, dtype: torch.dtype | None, seed: int = 0
+    ctx: i2i.Context,
+    family: str,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    seed: int = 0,
+    knobs: argparse.Namespace | None = None,
 ) -> tuple[TrainStep, dict[str, int]]:
     spec = ctx.models.get(family)
     cfg = spec.config_cls()
     torch.manual_seed(seed)
     model = spec.build(cfg, ctx).to(device)
-    return TrainStep(model, device, dtype), dict(spec.data_channels(cfg))
+    fused = not getattr(knobs, "no_fused", False)
+    if getattr(knobs, "channels_last", False):
+        model = model.to(memory_format=torch.channels_last)
+    step = TrainStep(model, device, dtype, fused=fused)
+    if getattr(knobs, "compile", False):
+        for mods in step.modules.values():
+            for m in mods:
+                m.compile()
+    return step, dict(spec.data_channels(cfg))
 
 
 def sync(device: torch.device) -> None:
@@ -128,13 +145,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="steps of the fp32/bf16 loss comparison (default 50 with bf16, else 0)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    p.add_argument("--no-fused", action="store_true", help="plain (not fused) Adam")
     args = p.parse_args(argv)
 
     ctx = i2i.load_context()
     device = runtime.resolve_device(args.device)
     dtype = runtime.check_precision(args.precision, device)
     runtime.configure_torch(device)
-    step, keys = build_step(ctx, args.model, device, dtype)
+    step, keys = build_step(ctx, args.model, device, dtype, knobs=args)
     baseline = None
     if not args.no_baseline:
         if args.model not in BASELINES:
@@ -144,6 +164,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     g = torch.Generator().manual_seed(0)
     batches = [smooth_batch(keys, args.size, 1, g, device) for _ in range(args.steps + 1)]
+    if args.channels_last:
+        batches = [channels_last(b) for b in batches]
     with FlopCounterMode(display=False) as fc:
         step(batches[0], 0)  # warm-up, counted
     flops = fc.get_total_flops()
@@ -166,6 +188,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "steps": args.steps,
+        "knobs": {
+            "compile": args.compile,
+            "channels_last": args.channels_last,
+            "fused_adam": not args.no_fused,
+        },  # fmt: skip
         "sec_per_iter": round(sec, 4),
         "baseline_sec_per_iter": round(statistics.median(theirs), 4) if theirs else None,
         "flops_per_iter": flops,

@@ -121,6 +121,9 @@ class TrainConfig:
     channels_last: bool = opt(False, "use channels_last memory format")
     sync_bn: bool = opt(False, "distributed runs: synchronize batch-norm statistics across ranks")
     compile: bool = opt(False, "torch.compile the networks (slow start, faster steps on GPU)")
+    cudnn_benchmark: bool = opt(True, "CUDA: let cuDNN pick the fastest kernels (and TF32)")
+    pin_memory: bool = opt(True, "CUDA: pinned host memory and non-blocking copies")
+    fused_optimizer: bool = opt(True, "fused Adam kernels on CPU and CUDA")
     grad_clip: float = opt(0.0, "clip gradient norm per network group (0 = off)")
 
 

@@ -84,12 +84,15 @@ def make_grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.a
     return torch.amp.GradScaler(device.type if device.type != "mps" else "cpu", enabled=enabled)
 
 
-def configure_torch(device: torch.device, *, deterministic: bool = False) -> None:
+def configure_torch(
+    device: torch.device, *, deterministic: bool = False, cudnn_benchmark: bool = True
+) -> None:
     """Process-wide torch settings for training and inference on ``device``."""
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = not deterministic
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        fast = cudnn_benchmark and not deterministic
+        torch.backends.cudnn.benchmark = fast
+        torch.backends.cuda.matmul.allow_tf32 = fast
+        torch.backends.cudnn.allow_tf32 = fast
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
 

@@ -94,6 +94,7 @@ class TrainStep:
         device: torch.device,
         amp_dtype: torch.dtype | None = None,
         grad_clip: float = 0.0,
+        fused: bool = True,
     ) -> None:
         self.model = model
         self.device = device
@@ -107,9 +108,13 @@ class TrainStep:
             if not params:
                 raise ConfigError(f"optimizer group '{g.name}' has no parameters")
             # fused Adam (one kernel per step on CPU and CUDA) where every parameter allows it
-            fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+            use_fused = (
+                fused
+                and device.type in ("cpu", "cuda")
+                and all(p.is_floating_point() for p in params)
+            )
             self.optimizers[g.name] = torch.optim.Adam(
-                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay, fused=fused or None
+                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay, fused=use_fused or None
             )
         self.scaler = runtime.make_grad_scaler(device, amp_dtype)
         self.last_cache: dict[str, torch.Tensor] | None = None
@@ -235,7 +240,7 @@ class Trainer:
             dataset,
             batch_sampler=sampler,
             num_workers=t.workers,
-            pin_memory=self.device.type == "cuda",
+            pin_memory=self.device.type == "cuda" and t.pin_memory,
             worker_init_fn=_ignore_sigint_in_worker if t.workers > 0 else None,
             prefetch_factor=2 if t.workers > 0 else None,
             # a private generator: creating the iterator must not consume the global RNG,
@@ -265,7 +270,7 @@ class Trainer:
             DatasetError: the dataset failed validation.
         """
         t = self.cfg.train
-        runtime.configure_torch(self.device)
+        runtime.configure_torch(self.device, cudnn_benchmark=t.cudnn_benchmark)
         runtime.seed_everything(t.seed + self.rank)
         dataset = self._build_data()
         total, spe = self.total_steps(len(dataset))
@@ -282,7 +287,7 @@ class Trainer:
         if t.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        stepper = TrainStep(model, self.device, self.amp_dtype, t.grad_clip)
+        stepper = TrainStep(model, self.device, self.amp_dtype, t.grad_clip, t.fused_optimizer)
         schedule = getattr(self.cfg.model, "schedule", None)
         kind = getattr(schedule, "kind", "constant")
         decay_start = getattr(schedule, "decay_start", 0.5)
@@ -375,7 +380,7 @@ class Trainer:
 
     def _to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        nb = self.device.type == "cuda"
+        nb = self.device.type == "cuda" and self.cfg.train.pin_memory
         for k, v in batch.items():
             if isinstance(v, torch.Tensor):
                 v = v.to(self.device, non_blocking=nb)
