@@ -51,7 +51,7 @@ from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import make_paired_demo
 from .image_io import format_file_list, list_images, read_image
-from .unpaired import _check_files, _child_seed, _empty_problem, _root_listing
+from .unpaired import _check_files, _child_seed, _list_nonempty, _root_listing
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -172,14 +172,6 @@ def _resolve_paired_folders(root: Path, split: str) -> dict[str, Path]:
         f"same file names{optional}; found in root: {_root_listing(root)}"
         f"{_layout_hint(root, missing, PAIRED_FOLDERS)}"
     )
-
-
-def _list_nonempty(folders: dict[str, Path]) -> dict[str, list[Path]]:
-    files = {key: list_images(folder) for key, folder in folders.items()}
-    problems = [_empty_problem(folders[k]) for k, v in files.items() if not v]
-    if problems:
-        raise DatasetError("; ".join(problems))
-    return files
 
 
 # -- matching by stem --------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from torch.nn.utils import parametrize
 
 from i2i.errors import ConfigError, ExportError
 from i2i.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, build_metadata
+from i2i.nn import disable_dropout
 from i2i.specs import InferenceInfo
 
 log = logging.getLogger(__name__)
@@ -147,16 +148,6 @@ def _from_sync_batch_norm(sbn: nn.SyncBatchNorm) -> nn.BatchNorm2d:
     return bn
 
 
-_DROPOUTS = (
-    nn.Dropout,
-    nn.Dropout1d,
-    nn.Dropout2d,
-    nn.Dropout3d,
-    nn.AlphaDropout,
-    nn.FeatureAlphaDropout,
-)
-
-
 def _remove_hook_norms(module: nn.Module) -> None:
     """Fold the old hook-based ``torch.nn.utils.spectral_norm`` / ``weight_norm`` into weights."""
     from torch.nn.utils.spectral_norm import SpectralNorm
@@ -219,8 +210,6 @@ def prepare_for_export(module: nn.Module) -> nn.Module:
     def convert(m: nn.Module) -> nn.Module:
         if isinstance(m, nn.SyncBatchNorm):
             return _from_sync_batch_norm(m).eval()
-        if isinstance(m, _DROPOUTS):
-            return nn.Identity()
         return m
 
     module = convert(module)
@@ -229,6 +218,7 @@ def prepare_for_export(module: nn.Module) -> nn.Module:
             new = convert(child)
             if new is not child:
                 setattr(parent, name, new)
+    module = disable_dropout(module)
     for p in module.parameters():
         p.requires_grad_(False)
     return module.eval()
