@@ -29,7 +29,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
     @ds.command("check")
     @handle_errors
     def check_cmd(
-        root: Path = typer.Argument(..., help="dataset folder"),
+        root: Path = typer.Argument(..., metavar="ROOT", help="dataset folder"),
         format: str = typer.Option(..., "--format", "-f", help="dataset format name"),  # noqa: A002
         size: int = typer.Option(0, help="crop size to check images against (0 = any size)"),
         channels: int = typer.Option(3, help="channels to load images as"),
@@ -50,7 +50,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
     @ds.command("demo")
     @handle_errors
     def demo_cmd(
-        out: Path = typer.Argument(..., help="folder to write the demo dataset into"),
+        out: Path = typer.Argument(
+            ..., metavar="OUT", help="folder to write the demo dataset into"
+        ),
         kind: str = typer.Option("unpaired", "--kind", "-k", help="demo kind (see the error)"),
         seed: int = typer.Option(0, help="random seed"),
     ) -> None:
@@ -67,9 +69,11 @@ def register(app: typer.Typer, ctx: Context) -> None:
     @ds.command("combine")
     @handle_errors
     def combine_cmd(
-        a_dir: Path = typer.Argument(..., help="folder of A images"),
-        b_dir: Path = typer.Argument(..., help="folder of B images (matched to A by file name)"),
-        out: Path = typer.Argument(..., help="output folder of aligned A|B images"),
+        a_dir: Path = typer.Argument(..., metavar="A_DIR", help="folder of A images"),
+        b_dir: Path = typer.Argument(
+            ..., metavar="B_DIR", help="folder of B images (matched to A by file name)"
+        ),
+        out: Path = typer.Argument(..., metavar="OUT", help="output folder of aligned A|B images"),
         resize_to_a: bool = typer.Option(
             False, "--resize-to-a", help="resize B to A's size instead of skipping the pair"
         ),

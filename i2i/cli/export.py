@@ -14,8 +14,10 @@ def register(app: typer.Typer, ctx: Context) -> None:
     @app.command("export")
     @handle_errors
     def export_cmd(
-        source: Path = typer.Argument(..., help="run directory, checkpoint directory or weights"),
-        out: Path = typer.Argument(..., help="output .onnx file"),
+        source: Path = typer.Argument(
+            ..., metavar="SOURCE", help="run directory, checkpoint directory or weights"
+        ),
+        out: Path = typer.Argument(..., metavar="OUT", help="output .onnx file"),
         direction: str = typer.Option(None, help="AtoB | BtoA (default: the model's own)"),
         static: str = typer.Option(None, help="fixed input size HxW (default: dynamic N, H, W)"),
         opset: int = typer.Option(None, help="ONNX opset (default: i2i's tested opset)"),

@@ -23,10 +23,16 @@ def register(app: typer.Typer, ctx: Context) -> None:
     @handle_errors
     def translate_cmd(
         source: Path = typer.Argument(
-            ..., help="run directory, checkpoint directory or weights, or an exported .onnx file"
+            ...,
+            metavar="SOURCE",
+            help="run directory, checkpoint directory or weights, or an exported .onnx file",
         ),
-        in_dir: Path = typer.Argument(..., help="folder of input images (searched recursively)"),
-        out_dir: Path = typer.Argument(..., help="output folder (outside the input folder)"),
+        in_dir: Path = typer.Argument(
+            ..., metavar="IN_DIR", help="folder of input images (searched recursively)"
+        ),
+        out_dir: Path = typer.Argument(
+            ..., metavar="OUT_DIR", help="output folder (outside the input folder)"
+        ),
         direction: str = typer.Option(None, help="AtoB | BtoA (default: the model's own)"),
         overwrite: bool = typer.Option(False, help="re-translate images whose output exists"),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
