@@ -68,6 +68,10 @@ class GANModel(nn.Module):
         """Named scalar loss terms for one optimizer group; their sum is back-propagated."""
         raise NotImplementedError
 
+    def after_step(self, group: str, step: int) -> None:
+        """Called after ``group``'s optimizer step at ``step`` (0-based); e.g. update an EMA of
+        the generator (:class:`i2i.nn.ModelEMA`). Default: nothing."""
+
     def training_state(self) -> dict[str, torch.Tensor]:
         """Extra state to checkpoint besides weights (e.g. image pools). Tensors only."""
         return {}

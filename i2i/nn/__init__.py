@@ -19,6 +19,7 @@ from i2i.nn.discriminators import (
     patchgan_output_size,
     receptive_field,
 )
+from i2i.nn.ema import ModelEMA
 from i2i.nn.generators import PADDINGS, UPSAMPLES, ResnetBlock, ResnetGenerator
 from i2i.nn.init import INIT_KINDS, init_weights
 from i2i.nn.losses import (
@@ -48,6 +49,7 @@ __all__ = [
     "HingeGANLoss",
     "INIT_KINDS",
     "ImagePool",
+    "ModelEMA",
     "LSGANLoss",
     "NLayerDiscriminator",
     "NORM_LAYERS",

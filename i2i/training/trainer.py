@@ -165,6 +165,7 @@ class TrainStep:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             self.scaler.step(opt)
             self.scaler.update()
+            model.after_step(group, step_index)
         for mods in self.modules.values():
             set_requires_grad(mods, True)
         self.last_cache = cache

@@ -178,3 +178,50 @@ def test_both_directions_export_to_onnx(ctx, tmp_path) -> None:
             out = sess.run(None, {"image": x.numpy()})[0]
             assert out.shape == ref.shape
             assert np.abs(out - ref).max() < 1e-4
+
+
+class EMACycleGAN(CycleGAN):
+    """CycleGAN whose AtoB generator is evaluated with EMA weights (trainer after_step hook)."""
+
+    def __init__(self, cfg, ctx) -> None:
+        super().__init__(cfg, ctx)
+        from i2i.nn import ModelEMA
+
+        self.G_A_ema = ModelEMA(self.G_A, decay=0.9)
+        self.calls: list[tuple[str, int]] = []
+
+    def after_step(self, group, step) -> None:
+        self.calls.append((group, step))
+        if group == "G":
+            self.G_A_ema.update(self.G_A)
+
+    def inference_module(self, direction=None):
+        return (
+            self.G_A_ema if (direction or "AtoB") == "AtoB" else super().inference_module(direction)
+        )
+
+
+class EMAPlugin:
+    @i2i.hookimpl
+    def i2i_register_models(self, registrar) -> None:
+        spec = i2i.ModelSpec(**{**SPEC.__dict__, "name": "emacycle", "build": EMACycleGAN})
+        registrar.add("emacycle", spec)
+
+
+def test_after_step_hook_and_ema_checkpoint(demo_data, tiny_run, tmp_path) -> None:
+    from i2i.training.checkpoint import load_model
+
+    ctx = load_context(extra=[("ema", EMAPlugin())])
+    tiny_run("emacycle", demo_data("unpaired"), tmp_path / "run", steps=3, context=ctx)
+    loaded = load_model(ctx, tmp_path / "run").model
+    assert int(loaded.G_A_ema.num_updates) == 3
+    assert not torch.equal(loaded.G_A_ema.module.model[1].weight, loaded.G_A.model[1].weight)
+    assert loaded.inference_module("AtoB") is loaded.G_A_ema
+    from i2i.training.trainer import TrainStep
+
+    model = loaded
+    step = TrainStep(model, torch.device("cpu"))
+    batch = {"A": torch.rand(1, 3, 32, 32) * 2 - 1, "B": torch.rand(1, 3, 32, 32) * 2 - 1}
+    model.calls.clear()
+    step(batch, 7)
+    assert model.calls == [("G", 7), ("D", 7)]
