@@ -1,1 +1,44 @@
-"""i2i subpackage."""
+"""Image-quality metrics: PSNR and SSIM (RGB or Y channel), the bicubic baseline, per-image CSV.
+
+The numbers follow the super-resolution literature (BasicSR / MATLAB conventions): images are
+scaled to [0, 1] by dtype, ``crop_border`` pixels are removed from each edge, ``y_channel``
+compares the ITU-R BT.601 luma, and SSIM uses the 11x11 Gaussian window (sigma 1.5) on the
+[0, 255] scale. NumPy functions take single ``H x W x C`` images and return floats; the ``_torch``
+twins take ``N x C x H x W`` batches and return one value per image.
+
+Example:
+    >>> from i2i.metrics import bicubic_upscale, psnr, ssim, write_csv
+    >>> sr = bicubic_upscale(lr, 4)                                # doctest: +SKIP
+    >>> psnr(sr, hr, crop_border=4, y_channel=True)                # doctest: +SKIP
+    27.53
+    >>> write_csv([{"image": "0801.png", "psnr_y": 27.53}], "eval.csv")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from i2i.metrics.image import (
+    SSIM_WINDOW,
+    bicubic_upscale,
+    mod_crop,
+    psnr,
+    psnr_torch,
+    rgb_to_y,
+    ssim,
+    ssim_torch,
+)
+from i2i.metrics.report import MEAN_LABEL, MetricRow, summarize, write_csv
+
+__all__ = [
+    "MEAN_LABEL",
+    "SSIM_WINDOW",
+    "MetricRow",
+    "bicubic_upscale",
+    "mod_crop",
+    "psnr",
+    "psnr_torch",
+    "rgb_to_y",
+    "ssim",
+    "ssim_torch",
+    "summarize",
+    "write_csv",
+]
