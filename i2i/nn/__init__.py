@@ -41,6 +41,13 @@ from i2i.nn.norm import (
     spectral_norm,
     uses_bias,
 )
+from i2i.nn.perceptual import (
+    PERCEPTUAL_CRITERIA,
+    VGG19_LAYERS,
+    VGGPerceptualLoss,
+    load_vgg19_features,
+    vgg_loss_or_none,
+)
 from i2i.nn.pool import ImagePool
 from i2i.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
@@ -54,6 +61,7 @@ __all__ = [
     "NLayerDiscriminator",
     "NORM_LAYERS",
     "PADDINGS",
+    "PERCEPTUAL_CRITERIA",
     "PerImageBatchNorm",
     "PixelDiscriminator",
     "Prediction",
@@ -62,16 +70,20 @@ __all__ = [
     "UPSAMPLES",
     "UnetGenerator",
     "UnetSkipConnectionBlock",
+    "VGG19_LAYERS",
+    "VGGPerceptualLoss",
     "VanillaGANLoss",
     "WGANLoss",
     "disable_dropout",
     "flatten_predictions",
     "gradient_penalty",
     "init_weights",
+    "load_vgg19_features",
     "norm_layer",
     "patchgan_output_size",
     "per_image_batch_norm",
     "receptive_field",
     "spectral_norm",
     "uses_bias",
+    "vgg_loss_or_none",
 ]
