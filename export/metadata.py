@@ -13,6 +13,7 @@ Every value is a string (ONNX requires it); structured values are JSON. Keys:
 ``i2i_outputs``     JSON list of ``{"name", "kind", "channels", "value_range"}``
 ``i2i_stride``      input height/width must be multiples of this
 ``i2i_scale``       output size / input size
+``i2i_num_classes`` class count of a ``class`` input (0 when there is none)
 ``i2i_opset``       ONNX opset
 ``i2i_precision``   fp32 | fp16 | int8
 ``i2i_static``      ``HxW`` for a static-shape export, empty for dynamic batch/height/width
@@ -36,6 +37,25 @@ INPUT_NAME = "image"
 OUTPUT_NAME = "output"
 PREFIX = "i2i_"
 
+#: ONNX input name of each input kind.
+INPUT_NAMES = {"image": "image", "label": "label", "noise": "z", "class": "class"}
+
+
+def input_names(info: InferenceInfo) -> list[str]:
+    """ONNX input names of ``info.inputs`` (``image``; ``z`` and ``class`` for samplers)."""
+    return [INPUT_NAMES.get(kind, f"input{i}") for i, kind in enumerate(info.inputs)]
+
+
+def _input_spec(info: InferenceInfo, i: int, kind: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": input_names(info)[i], "kind": kind}
+    if kind == "class":
+        spec.update(channels=1, num_classes=info.num_classes, dtype="int64")
+    elif kind == "noise":
+        spec.update(channels=info.in_channels, dtype="float32", distribution="normal(0, 1)")
+    else:
+        spec.update(channels=info.in_channels, value_range=list(info.value_range))
+    return spec
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelMetadata:
@@ -49,6 +69,7 @@ class ModelMetadata:
     outputs: tuple[dict[str, Any], ...]
     stride: int
     scale: int
+    num_classes: int
     opset: int
     precision: str
     static: tuple[int, int] | None
@@ -64,8 +85,9 @@ class ModelMetadata:
             out_channels=int(first_out["channels"]),
             stride=self.stride,
             scale=self.scale,
-            value_range=tuple(first_in.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
+            value_range=tuple(first_out.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
             direction=self.direction,
+            num_classes=self.num_classes,
         )
 
 
@@ -83,15 +105,7 @@ def build_metadata(
     """The ``metadata_props`` dict (all strings) for an export of ``info``."""
     from i2i import __version__
 
-    inputs = [
-        {
-            "name": INPUT_NAME if i == 0 else f"input{i}",
-            "kind": kind,
-            "channels": info.in_channels,
-            "value_range": list(info.value_range),
-        }
-        for i, kind in enumerate(info.inputs)
-    ]
+    inputs = [_input_spec(info, i, kind) for i, kind in enumerate(info.inputs)]
     outputs = [
         {
             "name": OUTPUT_NAME,
@@ -109,6 +123,7 @@ def build_metadata(
         "outputs": json.dumps(outputs),
         "stride": str(info.stride),
         "scale": str(info.scale),
+        "num_classes": str(info.num_classes),
         "opset": str(opset),
         "precision": precision,
         "static": f"{static[0]}x{static[1]}" if static else "",
@@ -142,6 +157,7 @@ def parse_metadata(props: Mapping[str, str], source: str | Path = "") -> ModelMe
         outputs=tuple(json.loads(p.get("outputs", "[]"))),
         stride=int(p.get("stride", "1")),
         scale=int(p.get("scale", "1")),
+        num_classes=int(p.get("num_classes", "0") or 0),
         opset=int(p.get("opset", "0") or 0),
         precision=p.get("precision", "fp32"),
         static=static,

@@ -52,7 +52,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from i2i.errors import ConfigError, ExportError
-from i2i.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, build_metadata
+from i2i.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, build_metadata, input_names
 from i2i.nn import disable_dropout
 from i2i.specs import InferenceInfo
 
@@ -265,10 +265,37 @@ def verification_shapes(
     Static exports: the static size at batch 1 and 2.
     """
     c = info.in_channels
+    if _is_sampler(info):  # (batch, z_dim): different batch sizes
+        return [(1, c), (3, c)]
     if static is not None:
         return [(1, c, *static), (2, c, *static)]
     s = _round_up(max(info.stride, 32), max(1, info.stride))
     return [(1, c, 2 * s, 3 * s), (2, c, 3 * s, 2 * s)]
+
+
+#: Input kinds the exporter handles: images, or noise + class id (class-conditional samplers).
+SUPPORTED_INPUTS = (("image",), ("noise", "class"))
+
+
+def _is_sampler(info: InferenceInfo) -> bool:
+    return tuple(info.inputs) == ("noise", "class")
+
+
+def make_inputs(
+    info: InferenceInfo, shape: Sequence[int], generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
+    """Random inputs of ``shape`` for the module described by ``info``.
+
+    Images: uniform in ``info.value_range``. Samplers (``("noise", "class")``): ``z`` ~ N(0, 1)
+    of ``shape`` = (N, z_dim) and class ids uniform in ``[0, num_classes)``.
+    """
+    if _is_sampler(info):
+        n = int(shape[0])
+        z = torch.randn(n, info.in_channels, generator=generator)
+        y = torch.randint(0, max(1, info.num_classes), (n,), generator=generator)
+        return z, y
+    lo, hi = info.value_range
+    return (torch.rand(*[int(s) for s in shape], generator=generator) * (hi - lo) + lo,)
 
 
 # -- onnxruntime -------------------------------------------------------------------------------
@@ -331,16 +358,17 @@ def verify_onnx(
         )
     param = next(iter(module.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
-    lo, hi = info.value_range
     gen = torch.Generator().manual_seed(0)
+    names = input_names(info)
     checks: list[dict[str, Any]] = []
     for shape in shapes:
         shape = [int(s) for s in shape]
-        x = torch.rand(*shape, generator=gen) * (hi - lo) + lo
+        xs = make_inputs(info, shape, gen)
         with torch.no_grad():
-            ref = module(x.to(device)).float().cpu().numpy()
+            ref = module(*(x.to(device) for x in xs)).float().cpu().numpy()
         try:
-            out = sess.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+            feed = {name: x.numpy() for name, x in zip(names, xs, strict=True)}
+            out = sess.run([OUTPUT_NAME], feed)[0]
         except Exception as e:  # noqa: BLE001
             raise ExportError(
                 f"onnxruntime failed to run the exported model at input shape {shape}: "
@@ -437,10 +465,19 @@ def export_module(
     """
     prepared = prepare_for_export(module)
     shape = list(example_shape or verification_shapes(info, static)[0])
-    in_axes = {0: "batch"} if static else {0: "batch", 2: "height", 3: "width"}
-    out_axes = dict(in_axes)
-    if not static and info.scale != 1:
-        out_axes.update({2: f"height_x{info.scale}", 3: f"width_x{info.scale}"})
+    names = input_names(info)
+    if _is_sampler(info):
+        in_axes: dict[int, str] = {0: "batch"}
+        out_axes: dict[int, str] = {0: "batch"}
+        dynamic = {name: {0: "batch"} for name in names}
+    else:
+        in_axes = {0: "batch"} if static else {0: "batch", 2: "height", 3: "width"}
+        out_axes = dict(in_axes)
+        if not static and info.scale != 1:
+            out_axes.update({2: f"height_x{info.scale}", 3: f"width_x{info.scale}"})
+        dynamic = {names[0]: in_axes}
+    dynamic[OUTPUT_NAME] = out_axes
+    args = make_inputs(info, shape, torch.Generator().manual_seed(0))
     try:
         with warnings.catch_warnings():
             # shape-dependent Python values are caught by verification at other shapes instead
@@ -450,13 +487,13 @@ def export_module(
             warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
             torch.onnx.export(
                 prepared,
-                (torch.zeros(shape),),
+                args,
                 str(path),
                 dynamo=False,
                 opset_version=opset,
-                input_names=[INPUT_NAME],
+                input_names=names,
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: in_axes, OUTPUT_NAME: out_axes},
+                dynamic_axes=dynamic,
                 do_constant_folding=True,
             )
     except Exception as e:  # noqa: BLE001 - the exporter raises many types
@@ -579,10 +616,15 @@ def export_onnx(
     direction = direction or directions[0]
     module = model.inference_module(direction).eval()
     info = model.inference_info(direction)
-    if tuple(info.inputs) != ("image",):
+    if tuple(info.inputs) not in SUPPORTED_INPUTS:
         raise ExportError(
-            f"'{family}' takes inputs {', '.join(info.inputs)}; ONNX export supports image-input "
-            "families only for now"
+            f"'{family}' takes inputs {', '.join(info.inputs)}; ONNX export supports image "
+            "inputs and noise + class samplers"
+        )
+    if _is_sampler(info) and (static is not None or quantize):
+        raise ConfigError(
+            f"'{family}' samples fixed-size images from noise and a class id: --static and "
+            "--quantize do not apply"
         )
     stride = max(1, info.stride)
     if static is not None:

@@ -31,6 +31,8 @@ class InferenceInfo:
         scale: Output size / input size (e.g. 4 for x4 super-resolution).
         value_range: Range of input and output pixel values (i2i uses (-1, 1)).
         direction: ``"AtoB"``, ``"BtoA"`` or another family-defined name.
+        num_classes: Class count for ``"class"`` inputs (0 when there is none). For ``"noise"``
+            inputs ``in_channels`` is the noise dimension.
     """
 
     inputs: tuple[str, ...]
@@ -40,6 +42,7 @@ class InferenceInfo:
     scale: int = 1
     value_range: tuple[float, float] = (-1.0, 1.0)
     direction: str = "AtoB"
+    num_classes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +61,11 @@ class ModelSpec:
         default_train: Overrides of :class:`i2i.config.TrainConfig` defaults for this family.
         tiny: ``--set`` overrides that make a tiny model (a few channels) for smoke tests and
             the contract test every registered family must pass.
+        adapt_config: ``adapt_config(config, report) -> config`` fills values that come from the
+            data (e.g. the class count from the dataset's :class:`DatasetReport`) before the
+            model is built; the result is what config.toml and checkpoints record.
+        evaluate: ``evaluate(context, loaded, data_root, out_dir) -> dict`` for ``i2i eval``
+            (``loaded`` is a :class:`~i2i.training.checkpoint.LoadedModel`), or None.
     """
 
     name: str
@@ -70,6 +78,8 @@ class ModelSpec:
     directions: tuple[str, ...] = ("AtoB",)
     default_train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     tiny: tuple[str, ...] = ()
+    adapt_config: Callable[[Any, DatasetReport], Any] | None = None
+    evaluate: Callable[..., dict[str, Any]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +114,7 @@ class DatasetReport:
     format: str
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
+    classes: list[str] | None = None
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ logging (through observer hooks), signals and resume. A family only provides a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import signal
@@ -230,6 +231,9 @@ class Trainer:
         root = Path(self.cfg.data)
         report = self.format.validate(root, options)
         log.info("dataset %s: %s", root, report.counts)
+        if self.spec.adapt_config is not None:  # e.g. the class count comes from the data
+            model_cfg = self.spec.adapt_config(self.cfg.model, report)
+            self.cfg = dataclasses.replace(self.cfg, model=model_cfg)
         return self.format.build(root, options)
 
     def _loader(self, dataset: Any, start_step: int) -> Iterator[Mapping[str, Any]]:
