@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .classes import SPEC as CLASSES_SPEC
+from .classes import ClassesDataset, build_classes, class_names, validate_classes
 from .combine import CombineReport, combine_pairs
-from .demo import make_paired_demo, make_unpaired_demo
+from .demo import make_classes_demo, make_paired_demo, make_unpaired_demo
 from .image_io import IMAGE_EXTENSIONS, image_size, list_images, read_image, write_image
 from .paired import (
     ALIGNED_SPEC,
@@ -35,20 +37,25 @@ _LAZY = {"apply", "test_pipeline", "to_tensor", "train_pipeline"}
 
 __all__ = [
     "ALIGNED_SPEC",
+    "CLASSES_SPEC",
     "IMAGE_EXTENSIONS",
     "PAIRED_FOLDERS_SPEC",
     "UNPAIRED_SPEC",
     "AlignedDataset",
+    "ClassesDataset",
     "CombineReport",
     "PairedFoldersDataset",
     "UnpairedDataset",
     "apply",
     "build_aligned",
+    "build_classes",
     "build_paired_folders",
     "build_unpaired",
+    "class_names",
     "combine_pairs",
     "image_size",
     "list_images",
+    "make_classes_demo",
     "make_paired_demo",
     "make_unpaired_demo",
     "read_image",
@@ -56,6 +63,7 @@ __all__ = [
     "to_tensor",
     "train_pipeline",
     "validate_aligned",
+    "validate_classes",
     "validate_paired_folders",
     "validate_unpaired",
     "write_image",

@@ -41,10 +41,12 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("image_io", "i2i.datasets.image_io"),
     ("unpaired", "i2i.datasets.unpaired"),
     ("paired", "i2i.datasets.paired"),
+    ("classes", "i2i.datasets.classes"),
     ("networks", "i2i.plugins.networks"),
     ("losses", "i2i.plugins.losses"),
     ("cyclegan", "i2i.plugins.cyclegan"),
     ("pix2pix", "i2i.plugins.pix2pix"),
+    ("cgan", "i2i.plugins.cgan"),
     ("metrics_log", "i2i.training.observers"),
     ("engines", "i2i.export.engine"),
 )

@@ -36,7 +36,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
             opset=opset or DEFAULT_OPSET, precision=precision, verify=verify,
             tolerance=tolerance, quantize=quantize, calibration=calibration,
         )  # fmt: skip
-        shape = "x".join(map(str, result.static)) if result.static else "dynamic N, H, W"
+        sampler = '"noise"' in result.metadata.get("i2i_inputs", "")
+        dynamic = "dynamic batch" if sampler else "dynamic N, H, W"
+        shape = "x".join(map(str, result.static)) if result.static else dynamic
         say(
             f"exported {result.family} {result.direction} to {result.path} "
             f"(opset {result.opset}, {result.precision}, {shape})"

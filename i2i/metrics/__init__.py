@@ -16,6 +16,15 @@ Example:
 
 from __future__ import annotations
 
+from i2i.metrics.classifier import (
+    SmallClassifier,
+    class_accuracy,
+    dataset_fingerprint,
+    load_or_train_classifier,
+    nearest_neighbours,
+    neighbour_grid,
+    train_classifier,
+)
 from i2i.metrics.image import (
     SSIM_WINDOW,
     bicubic_upscale,
@@ -32,13 +41,20 @@ __all__ = [
     "MEAN_LABEL",
     "SSIM_WINDOW",
     "MetricRow",
+    "SmallClassifier",
     "bicubic_upscale",
+    "class_accuracy",
+    "dataset_fingerprint",
+    "load_or_train_classifier",
     "mod_crop",
+    "nearest_neighbours",
+    "neighbour_grid",
     "psnr",
     "psnr_torch",
     "rgb_to_y",
     "ssim",
     "ssim_torch",
     "summarize",
+    "train_classifier",
     "write_csv",
 ]

@@ -13,6 +13,13 @@ Example:
 
 from __future__ import annotations
 
+from i2i.nn.conditional import (
+    ConditionalBatchNorm2d,
+    ConditionalGenerator,
+    MinibatchStdDev,
+    ProjectionDiscriminator,
+    SelfAttention2d,
+)
 from i2i.nn.discriminators import (
     NLayerDiscriminator,
     PixelDiscriminator,
@@ -52,6 +59,11 @@ from i2i.nn.pool import ImagePool
 from i2i.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
+    "ConditionalBatchNorm2d",
+    "ConditionalGenerator",
+    "MinibatchStdDev",
+    "ProjectionDiscriminator",
+    "SelfAttention2d",
     "GANLoss",
     "HingeGANLoss",
     "INIT_KINDS",

@@ -1,0 +1,47 @@
+"""``i2i eval RUN_OR_CKPT [DATA]``: the family's own evaluation (``ModelSpec.evaluate``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from i2i.cli.app import handle_errors, say
+from i2i.manager import Context
+
+
+def register(app: typer.Typer, ctx: Context) -> None:
+    @app.command("eval")
+    @handle_errors
+    def eval_cmd(
+        source: Path = typer.Argument(..., metavar="SOURCE", help="run or checkpoint"),
+        data: Path = typer.Argument(
+            None, metavar="DATA", help="evaluation data (default: the run's training data)"
+        ),
+        out: Path = typer.Option(None, "--out", "-o", help="report folder [default: RUN/eval]"),
+        device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
+    ) -> None:
+        """Evaluate a checkpoint with its family's metrics; writes a JSON and CSV report."""
+        from i2i.errors import ConfigError
+        from i2i.training import runtime
+        from i2i.training.checkpoint import find_checkpoint, load_model
+
+        dev = runtime.resolve_device(device)
+        loaded = load_model(ctx, source, dev)
+        spec = loaded.spec
+        if spec.evaluate is None:
+            raise ConfigError(f"the '{spec.name}' family has no evaluation (ModelSpec.evaluate)")
+        data_root = data or Path(loaded.run_config.data)
+        ckpt_dir = find_checkpoint(source).parent
+        run_dir = ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else ckpt_dir
+        out_dir = out or run_dir / "eval"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = spec.evaluate(ctx, loaded, data_root, out_dir)
+        (out_dir / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        summary = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in result.items()
+            if not isinstance(v, (dict, list))
+        )
+        say(f"{spec.name} evaluation: {summary}; report in {out_dir}")
