@@ -49,6 +49,7 @@ from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import make_classes_demo
 from .image_io import format_file_list, list_images, read_image
+from .keys import parse_key
 from .paired import _as_hwc
 from .unpaired import _check_files, _child_seed, _root_listing
 
@@ -295,18 +296,7 @@ class ClassesDataset(Dataset):
         )
 
     def _parse_key(self, key: Any) -> tuple[int, int]:
-        if isinstance(key, (tuple, list)) and len(key) == 2:
-            index, seed = int(key[0]), int(key[1])
-        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            index = seed = int(key)
-        else:
-            raise TypeError(f"index a ClassesDataset with (index, seed) or an int, got {key!r}")
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for a dataset of {n} samples")
-        return index, seed % 2**64
+        return parse_key(key, len(self), type(self).__name__)
 
     def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
         yield first

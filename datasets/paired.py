@@ -51,6 +51,7 @@ from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import make_paired_demo
 from .image_io import format_file_list, list_images, read_image
+from .keys import parse_key
 from .unpaired import _check_files, _child_seed, _list_nonempty, _root_listing
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -485,20 +486,7 @@ class PairedDataset(Dataset):
             raise
 
     def _parse_key(self, key: Any) -> tuple[int, int]:
-        if isinstance(key, (tuple, list)) and len(key) == 2:
-            index, seed = int(key[0]), int(key[1])
-        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            index = seed = int(key)
-        else:
-            raise TypeError(
-                f"index a {type(self).__name__} with (index, seed) or an int, got {key!r}"
-            )
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for a dataset of {n} samples")
-        return index, seed % 2**64
+        return parse_key(key, len(self), type(self).__name__)
 
     def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
         yield first

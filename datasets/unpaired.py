@@ -41,6 +41,7 @@ from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import make_unpaired_demo
 from .image_io import IMAGE_EXTENSIONS, check_image, format_file_list, list_images, read_image
+from .keys import parse_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -262,18 +263,7 @@ class UnpairedDataset(Dataset):
         )
 
     def _parse_key(self, key: Any) -> tuple[int, int]:
-        if isinstance(key, (tuple, list)) and len(key) == 2:
-            index, seed = int(key[0]), int(key[1])
-        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            index = seed = int(key)
-        else:
-            raise TypeError(f"index an UnpairedDataset with (index, seed) or an int, got {key!r}")
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for a dataset of {n} samples")
-        return index, seed % 2**64
+        return parse_key(key, len(self), type(self).__name__)
 
     def _candidates(self, key: str, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
         yield first
