@@ -99,3 +99,26 @@ def test_sample_eval_and_export_cli(ctx, cgan_run, tmp_path) -> None:
     assert (tmp_path / "ev" / "per_class.csv").is_file()
     r = runner.invoke(app, ["translate", str(cgan_run), str(tmp_path), str(tmp_path / "o")])
     assert r.exit_code == 1 and "i2i sample" in r.output or "inputs" in r.output
+
+
+@pytest.mark.slow
+def test_short_cpu_run_beats_chance(ctx, demo_data, tmp_path) -> None:
+    """~3 minutes on 2 CPU cores: 16-px samples become recognisably class-conditional."""
+    from i2i.plugins.cgan import evaluate
+    from i2i.training.checkpoint import load_model
+    from i2i.training.run import resolve_run_config
+    from i2i.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    rc = resolve_run_config(
+        SPEC, demo_data("classes"),
+        overrides=["image_size=16", "generator.ngf=32", "discriminator.ndf=32",
+                   "generator.z_dim=32", "ema_decay=0.99", "discriminator.aux_classifier=true"],
+        train_options={"steps": 1200, "batch_size": 64, "size": 16, "load_size": 16,
+                       "workers": 0, "device": "cpu", "log_every": 100, "sample_every": 0,
+                       "checkpoint_every": 0, "seed": 0},
+    )  # fmt: skip
+    Trainer(ctx, rc, run).fit()
+    report = evaluate(ctx, load_model(ctx, run), demo_data("classes"), tmp_path / "eval")
+    # chance is 25 % for the 4 demo classes; measured 56 % for this seed
+    assert report["sample_class_accuracy"] > 0.45, report
