@@ -51,7 +51,7 @@ from .demo import make_classes_demo
 from .image_io import format_file_list, list_images, read_image
 from .keys import parse_key
 from .paired import _as_hwc
-from .unpaired import _check_files, _child_seed, _root_listing
+from .unpaired import _child_seed, _root_listing, file_problems
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -189,29 +189,12 @@ def validate_classes(root: Path, options: DataOptions) -> DatasetReport:
     """
     root = Path(root)
     folder, names, files = _list_classes(root, options.split)
-    check_small = options.split == "train" and options.load_size == 0 and options.size > 0
-    bad: list[str] = []
-    small: list[str] = []
-    for paths in files.values():
-        for path, (reason, wh) in zip(paths, _check_files(paths), strict=True):
-            rel = path.relative_to(root).as_posix()
-            if reason is not None:
-                bad.append(f"{rel} ({reason})")
-            elif check_small and wh is not None and min(wh) < options.size:
-                small.append(f"{rel} ({wh[0]}x{wh[1]})")
-    problems = []
-    if bad:
-        problems.append(
-            f"{len(bad)} unreadable image file(s) in '{root}': {format_file_list(bad)}; "
-            "re-export or remove them"
-        )
-    if small:
-        problems.append(
-            f"{len(small)} image(s) in '{root}' are smaller than the crop size "
-            f"{options.size}x{options.size} and no resize is configured (load_size=0): "
-            f"{format_file_list(small)}; set load_size > 0 (resize to size), lower size, or "
-            "remove them"
-        )
+    problems = file_problems(
+        root,
+        files.values(),
+        options,
+        "set load_size > 0 (resize to size), lower size, or remove them",
+    )
     if problems:
         raise DatasetError("; ".join(problems))
     counts = {n: len(files.get(n, [])) for n in names}

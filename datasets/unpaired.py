@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,6 +146,39 @@ def _check_files(paths: list[Path]) -> list[tuple[str | None, tuple[int, int] | 
         return list(pool.map(check_image, paths, chunksize=16))
 
 
+def file_problems(
+    root: Path,
+    groups: Iterable[list[Path]],
+    options: DataOptions,
+    small_fix: str = "set load_size >= size, lower size, or remove them",
+) -> list[str]:
+    """One-line problems for unreadable images and (train split, no resize) images smaller than
+    the crop, naming the files relative to ``root``; empty when all files are usable."""
+    check_small = options.split == "train" and options.load_size == 0 and options.size > 0
+    bad: list[str] = []
+    small: list[str] = []
+    for paths in groups:
+        for path, (reason, wh) in zip(paths, _check_files(paths), strict=True):
+            rel = path.relative_to(root).as_posix()
+            if reason is not None:
+                bad.append(f"{rel} ({reason})")
+            elif check_small and wh is not None and min(wh) < options.size:
+                small.append(f"{rel} ({wh[0]}x{wh[1]})")
+    problems = []
+    if bad:
+        problems.append(
+            f"{len(bad)} unreadable image file(s) in '{root}': {format_file_list(bad)}; "
+            "re-export or remove them"
+        )
+    if small:
+        problems.append(
+            f"{len(small)} image(s) in '{root}' are smaller than the crop size "
+            f"{options.size}x{options.size} and no resize is configured (load_size=0): "
+            f"{format_file_list(small)}; {small_fix}"
+        )
+    return problems
+
+
 def validate_unpaired(root: Path, options: DataOptions) -> DatasetReport:
     """Check an unpaired dataset folder before training.
 
@@ -168,28 +201,7 @@ def validate_unpaired(root: Path, options: DataOptions) -> DatasetReport:
     root = Path(root)
     folders = _resolve_folders(root, options.split)
     files = _list_nonempty(folders)
-    bad: list[str] = []
-    small: list[str] = []
-    check_small = options.split == "train" and options.load_size == 0 and options.size > 0
-    for paths in files.values():
-        for path, (reason, wh) in zip(paths, _check_files(paths), strict=True):
-            rel = path.relative_to(root).as_posix()
-            if reason is not None:
-                bad.append(f"{rel} ({reason})")
-            elif check_small and wh is not None and min(wh) < options.size:
-                small.append(f"{rel} ({wh[0]}x{wh[1]})")
-    problems = []
-    if bad:
-        problems.append(
-            f"{len(bad)} unreadable image file(s) in '{root}': {format_file_list(bad)}; "
-            "re-export or remove them"
-        )
-    if small:
-        problems.append(
-            f"{len(small)} image(s) in '{root}' are smaller than the crop size "
-            f"{options.size}x{options.size} and no resize is configured (load_size=0): "
-            f"{format_file_list(small)}; set load_size >= size, lower size, or remove them"
-        )
+    problems = file_problems(root, files.values(), options)
     if problems:
         raise DatasetError("; ".join(problems))
     counts = {folder.name: len(files[key]) for key, folder in folders.items()}
