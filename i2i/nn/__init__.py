@@ -56,6 +56,19 @@ from i2i.nn.perceptual import (
     vgg_loss_or_none,
 )
 from i2i.nn.pool import ImagePool
+from i2i.nn.spade import (
+    SPADE,
+    SPADE_NORMS,
+    MultiscaleDiscriminator,
+    SPADEDiscriminator,
+    SPADEGenerator,
+    SPADEResBlock,
+    StyleEncoder,
+    feature_matching_loss,
+    instance_edges,
+    kl_divergence,
+    one_hot_labels,
+)
 from i2i.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
@@ -98,4 +111,16 @@ __all__ = [
     "spectral_norm",
     "uses_bias",
     "vgg_loss_or_none",
+    # SPADE
+    "SPADE",
+    "SPADE_NORMS",
+    "MultiscaleDiscriminator",
+    "SPADEDiscriminator",
+    "SPADEGenerator",
+    "SPADEResBlock",
+    "StyleEncoder",
+    "feature_matching_loss",
+    "instance_edges",
+    "kl_divergence",
+    "one_hot_labels",
 ]
