@@ -1,0 +1,819 @@
+"""The ``labelmap`` dataset format (built-in plugin ``labelmap``): semantic label maps + photos,
+as used by SPADE (GauGAN).
+
+Layout (any split name ``S`` maps to ``ROOT/S/``; ``test/`` is optional)::
+
+    ROOT/
+      train/
+        images/      photos (RGB)
+        labels/      label maps: PNG class ids, matched to images by relative path without
+                     extension (images/a.jpg pairs with labels/a.png)
+        instances/   optional instance-id maps (same names): their boundaries become an extra
+                     input channel of the generator (SPADE's edge map)
+      test/          optional, the same sub-folders
+      palette.txt    optional: class names, and the colours of RGB-coloured label maps
+
+Label files are read as integer ids: single-channel PNGs (8 or 16 bit) and palette ("P") PNGs
+give their values / palette indices directly; RGB(A) label maps are mapped colour -> id through
+``palette.txt`` (one class per line: ``ID R G B [NAME]``, ``#`` starts a comment). Greyscale
+images saved as RGB (R == G == B everywhere) are read as their grey values.
+
+What the format needs to know comes from ``DataOptions.channels`` (the SPADE family fills it
+from its config): ``"image"`` image channels (3), ``"label_nc"`` the class count (0 = from the
+data: the palette's ids, else the largest id + 1), ``"dontcare"`` an id to ignore (-1 = none;
+e.g. 255), and ``"instance"`` (> 0: load ``instances/``, which must exist; 0: ignore them;
+absent, as for ``i2i datasets check``: validate ``instances/`` when the folder exists).
+
+Validation (:func:`validate_labelmap`) reads every label map before training and reports, one
+line per problem, naming up to 5 files: label ids outside ``[0, label_nc)`` other than the
+dontcare id (which would otherwise crash deep in a CUDA kernel), colours not in the palette,
+images and label maps of different sizes, names without a partner, unreadable files, a missing
+``instances/`` folder.
+
+Label and instance maps are resized, cropped and flipped with the image (the same geometry,
+albumentations ``mask`` targets: nearest neighbour only, ids are never interpolated). A sample is
+``{"image": CHW float in [-1, 1], "label": 1xHxW int64 ids, "instance": 1xHxW int64 (when
+requested), "image_path", "label_path", "skipped"}``; dontcare ids are kept as they are (the
+model maps them).
+
+Example:
+    >>> opts = DataOptions(size=64, load_size=72, channels={"image": 3, "label_nc": 0})
+    >>> report = validate_labelmap(Path("data/scenes"), opts)  # doctest: +SKIP
+    >>> report.classes  # doctest: +SKIP
+    ['sky', 'grass', 'water', 'road', 'building', 'tree']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+
+from i2i.errors import ConfigError, DatasetError, ImageReadError
+from i2i.hookspecs import hookimpl
+from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
+
+from .demo import README_NAME, _check_out_dir
+from .image_io import check_image, format_file_list, list_images, read_image, write_image
+from .keys import parse_key
+from .paired import match_stems
+from .unpaired import _child_seed, _root_listing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from i2i.registry import Registrar
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "labelmap"
+KEYS: tuple[str, ...] = ("image", "label")
+IMAGES, LABELS, INSTANCES = "images", "labels", "instances"
+PALETTE_NAME = "palette.txt"
+DEMO_MARKER = "i2i labelmap demo dataset"
+
+#: Classes of the demo dataset (id = position) and their display colours.
+DEMO_CLASSES: tuple[str, ...] = ("sky", "grass", "water", "road", "building", "tree")
+DEMO_COLORS: tuple[tuple[int, int, int], ...] = (
+    (70, 130, 180),
+    (107, 142, 35),
+    (0, 80, 160),
+    (128, 64, 128),
+    (150, 80, 60),
+    (30, 90, 30),
+)
+_STREAM = {"train": 31, "test": 32}
+
+
+# -- palette and label decoding ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Palette:
+    """Class ids with optional names and colours (from ``palette.txt``).
+
+    Attributes:
+        ids: Class ids, in file order.
+        names: Name of each id (``str(id)`` when the file gives none).
+        colors: ``(r, g, b) -> id`` for RGB label maps.
+        path: The file it was read from.
+    """
+
+    ids: tuple[int, ...]
+    names: Mapping[int, str]
+    colors: Mapping[tuple[int, int, int], int]
+    path: Path | None = None
+
+    @property
+    def label_nc(self) -> int:
+        """Class count: largest id + 1."""
+        return max(self.ids) + 1 if self.ids else 0
+
+    def class_names(self) -> list[str]:
+        """Names of ids ``0 .. label_nc - 1`` (``str(id)`` for ids the file leaves out)."""
+        return [self.names.get(i, str(i)) for i in range(self.label_nc)]
+
+
+def read_palette(path: str | os.PathLike[str]) -> Palette:
+    """Read a palette file: one class per line, ``ID R G B [NAME]``; ``#`` starts a comment.
+
+    Raises:
+        DatasetError: a malformed line (the message names the file and line), an id or colour
+            used twice, or values out of range.
+    """
+    path = Path(path)
+    ids: list[int] = []
+    names: dict[int, str] = {}
+    colors: dict[tuple[int, int, int], int] = {}
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        try:
+            cid, r, g, b = (int(v) for v in parts[:4])
+        except ValueError:
+            cid = r = g = b = -1
+        if len(parts) < 4 or cid < 0 or not all(0 <= v <= 255 for v in (r, g, b)):
+            raise DatasetError(
+                f"palette '{path}' line {n} is {raw.strip()!r}; expected 'ID R G B [NAME]' with "
+                "ID >= 0 and R, G, B in 0..255"
+            )
+        if cid in names or (r, g, b) in colors:
+            raise DatasetError(
+                f"palette '{path}' line {n}: id {cid} or colour ({r}, {g}, {b}) is used twice; "
+                "give every class its own id and colour"
+            )
+        ids.append(cid)
+        names[cid] = " ".join(parts[4:]) or str(cid)
+        colors[(r, g, b)] = cid
+    if not ids:
+        raise DatasetError(f"palette '{path}' lists no classes; add lines 'ID R G B [NAME]'")
+    return Palette(tuple(ids), names, colors, path)
+
+
+def write_palette(
+    path: str | os.PathLike[str], names: Sequence[str], colors: Sequence[tuple[int, int, int]]
+) -> Path:
+    """Write a palette file (``ID R G B NAME`` per class, id = position)."""
+    path = Path(path)
+    lines = ["# id r g b name (i2i labelmap palette)"]
+    lines += [
+        f"{i} {r} {g} {b} {name}"
+        for i, (name, (r, g, b)) in enumerate(zip(names, colors, strict=True))
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class UnknownColorsError(DatasetError):
+    """An RGB label map holds colours that the palette does not list."""
+
+    def __init__(self, path: Path, colors: list[tuple[int, int, int]]) -> None:
+        self.path = path
+        self.colors = colors
+        shown = ", ".join(f"({r}, {g}, {b})" for r, g, b in colors[:5])
+        more = f" and {len(colors) - 5} more" if len(colors) > 5 else ""
+        super().__init__(
+            f"label map '{path}' has colours not in the palette: {shown}{more}; add them to "
+            f"{PALETTE_NAME} ('ID R G B NAME') or fix the label map"
+        )
+
+
+def _map_colors(rgb: np.ndarray, palette: Palette, path: Path) -> np.ndarray:
+    packed = (
+        (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    )
+    keys = np.array([(r << 16) | (g << 8) | b for r, g, b in palette.colors], dtype=np.int64)
+    values = np.array(list(palette.colors.values()), dtype=np.int64)
+    order = np.argsort(keys)
+    keys, values = keys[order], values[order]
+    pos = np.clip(np.searchsorted(keys, packed), 0, len(keys) - 1)
+    found = keys[pos] == packed
+    if not found.all():
+        bad = np.unique(packed[~found])
+        raise UnknownColorsError(
+            path, [(int(v >> 16), int((v >> 8) & 255), int(v & 255)) for v in bad]
+        )
+    return values[pos]
+
+
+def read_label_map(path: str | os.PathLike[str], palette: Palette | None = None) -> np.ndarray:
+    """Decode a label (or instance) map file into an ``H x W`` int64 array of ids.
+
+    Single-channel files (8/16/32-bit) give their values, palette ("P") PNGs their indices;
+    RGB(A) files are mapped through ``palette`` (or read as grey values when R == G == B).
+
+    Raises:
+        ImageReadError: the file cannot be decoded.
+        UnknownColorsError: an RGB map holds colours the palette does not list.
+        DatasetError: an RGB map without a palette.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            arr = np.asarray(im)
+    except Exception as e:  # noqa: BLE001 - Pillow raises many exception types
+        raise ImageReadError(f"cannot read label map '{path}': {type(e).__name__}: {e}") from e
+    if arr.ndim == 2:
+        return arr.astype(np.int64)
+    rgb = arr[..., :3]
+    if palette is not None and palette.colors:
+        return _map_colors(rgb.astype(np.int64), palette, path)
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return rgb[..., 0].astype(np.int64)
+    raise DatasetError(
+        f"label map '{path}' is a colour ({mode}) image and there is no palette; save label "
+        f"maps as single-channel PNGs of class ids, or add {PALETTE_NAME} ('ID R G B NAME' "
+        "lines) to map colours to ids"
+    )
+
+
+def find_palette(root: Path) -> Palette | None:
+    """``ROOT/palette.txt`` if present."""
+    path = Path(root) / PALETTE_NAME
+    return read_palette(path) if path.is_file() else None
+
+
+# -- options -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelOptions:
+    """The label settings carried in ``DataOptions.channels`` (see the module docstring)."""
+
+    image_channels: int = 3
+    label_nc: int = 0
+    dontcare: int = -1
+    instances: bool = False
+
+    @classmethod
+    def from_data_options(cls, options: DataOptions, root: Path | None = None) -> LabelOptions:
+        """Read them from ``options.channels`` (``root``: where to look for ``instances/`` when
+        the ``"instance"`` key is absent)."""
+        ch = options.channels
+        if "instance" in ch:
+            instances = int(ch["instance"]) > 0
+        else:
+            instances = root is not None and (Path(root) / options.split / INSTANCES).is_dir()
+        return cls(
+            image_channels=int(ch.get("image", 3)),
+            label_nc=int(ch.get("label_nc", 0)),
+            dontcare=int(ch.get("dontcare", -1)),
+            instances=instances,
+        )
+
+
+# -- folders -----------------------------------------------------------------------------------
+
+
+def split_folders(root: Path, split: str) -> dict[str, Path]:
+    """``{"image": ROOT/split/images, "label": ROOT/split/labels, "instance": .../instances}``.
+
+    Raises:
+        DatasetError: ``split`` is not a plain name.
+    """
+    if not split or "/" in split or os.sep in split or split.startswith("."):
+        raise DatasetError(
+            f"split must be a plain name like 'train' or 'test', got {split!r}; the labelmap "
+            "format reads ROOT/<split>/images and ROOT/<split>/labels"
+        )
+    base = Path(root) / split
+    return {"image": base / IMAGES, "label": base / LABELS, "instance": base / INSTANCES}
+
+
+def _resolve(root: Path, split: str, instances: bool) -> dict[str, Path]:
+    if not root.exists():
+        raise DatasetError(
+            f"dataset folder '{root}' does not exist; expected a labelmap dataset with "
+            f"train/images/ and train/labels/ (make one with 'i2i datasets demo --kind labelmap "
+            f"{root}')"
+        )
+    if not root.is_dir():
+        raise DatasetError(f"dataset path '{root}' is a file; pass the folder holding train/")
+    folders = split_folders(root, split)
+    wanted = ["image", "label"] + (["instance"] if instances else [])
+    missing = [folders[k] for k in wanted if not folders[k].is_dir()]
+    if missing:
+        names = " and ".join(f"{p.relative_to(root).as_posix()}/" for p in missing)
+        hint = ""
+        if (root / IMAGES).is_dir() and (root / LABELS).is_dir():
+            hint = f" (images/ and labels/ lie directly in the root: move them into {split}/)"
+        elif instances and folders["instance"] in missing and len(missing) == 1:
+            hint = " (or train without instance maps: --set use_instances=false)"
+        raise DatasetError(
+            f"labelmap dataset '{root}' has no {names} folder; expected ROOT/{split}/images/ "
+            f"and ROOT/{split}/labels/ (+ instances/ for instance maps); found in root: "
+            f"{_root_listing(root)}{hint}"
+        )
+    return {k: folders[k] for k in wanted}
+
+
+@dataclasses.dataclass
+class _Files:
+    triples: list[tuple[Path, Path, Path | None]]
+    unmatched: list[str]
+
+
+def _match(root: Path, folders: dict[str, Path]) -> _Files:
+    files = {k: list_images(p) for k, p in folders.items()}
+    for key in ("image", "label"):
+        if not files[key]:
+            raise DatasetError(
+                f"'{folders[key]}' holds no image files; add the {key} files (PNG for labels)"
+            )
+    m = match_stems(files["image"], folders["image"], files["label"], folders["label"])
+    unmatched = [f"{IMAGES}/{p}" for p in m.only_a] + [f"{LABELS}/{p}" for p in m.only_b]
+    unmatched += m.ambiguous
+    inst: dict[str, Path] = {}
+    if "instance" in folders:
+        mi = match_stems(
+            files["label"], folders["label"], files.get("instance", []), folders["instance"]
+        )
+        inst = {k: b for k, _, b in mi.pairs}
+        unmatched += [f"{INSTANCES}/{p}" for p in mi.only_b]
+        unmatched += [f"{LABELS}/{p} (no instance map)" for p in mi.only_a]
+    triples = [(a, b, inst.get(k)) for k, a, b in m.pairs]
+    if "instance" in folders:
+        triples = [t for t in triples if t[2] is not None]
+    return _Files(triples, unmatched)
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Scan:
+    ids: np.ndarray | None = None  # unique ids of the label map
+    size: tuple[int, int] | None = None  # (w, h) of the label map
+    problem: str | None = None  # unreadable
+    colors: list[tuple[int, int, int]] | None = None  # unknown palette colours
+
+
+def _scan_label(path: Path, palette: Palette | None) -> _Scan:
+    try:
+        arr = read_label_map(path, palette)
+    except UnknownColorsError as e:
+        return _Scan(colors=e.colors)
+    except (ImageReadError, DatasetError) as e:
+        return _Scan(problem=str(e).split(": ", 1)[-1] if isinstance(e, ImageReadError) else str(e))
+    return _Scan(ids=np.unique(arr), size=(arr.shape[1], arr.shape[0]))
+
+
+def _pool_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    if len(items) < 16:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        return list(pool.map(fn, items, chunksize=8))
+
+
+def _fmt_ids(ids: Sequence[int]) -> str:
+    ids = [int(i) for i in ids]
+    shown = ", ".join(map(str, ids[:8]))
+    return shown + (f" ... ({len(ids)} ids)" if len(ids) > 8 else "")
+
+
+def validate_labelmap(root: Path, options: DataOptions) -> DatasetReport:
+    """Check a labelmap dataset before training (reads every label map once).
+
+    Checks, for ``options.split``: the folders exist and hold files; every image has a label map
+    of the same name and vice versa (and an instance map when instances are requested); every
+    file opens; image, label and instance maps of a sample have the same size; label ids lie in
+    ``[0, label_nc)`` or equal the dontcare id; RGB label maps use only palette colours; and,
+    without a resize on the train split, no image is smaller than the crop.
+
+    Args:
+        root: Dataset folder.
+        options: Split, sizes and the label settings in ``options.channels`` (see the module
+            docstring).
+
+    Returns:
+        A report with the sample count of each split found and ``classes`` = the class names
+        (palette names, else ``"0" .. str(label_nc - 1)``); ``len(classes)`` is the class count
+        (given, or found in the data).
+
+    Raises:
+        DatasetError: one line per problem, naming up to 5 files each and how to fix them.
+    """
+    root = Path(root)
+    lo = LabelOptions.from_data_options(options, root)
+    folders = _resolve(root, options.split, lo.instances)
+    palette = find_palette(root)
+    files = _match(root, folders)
+    problems: list[str] = []
+    if files.unmatched:
+        problems.append(
+            f"{len(files.unmatched)} file(s) in '{root / options.split}' have no partner of the "
+            f"same name: {format_file_list(files.unmatched)}; every image needs a label map "
+            "(and instance map) with the same name without extension — add or remove them"
+        )
+    triples = files.triples
+    label_scans = _pool_map(lambda t: _scan_label(t[1], palette), triples)
+    image_checks = _pool_map(lambda t: check_image(t[0]), triples)
+    inst_scans = _pool_map(lambda t: _scan_label(t[2], None), triples) if lo.instances else []
+    rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    bad: list[str] = []
+    colors: list[str] = []
+    mismatch: list[str] = []
+    small: list[str] = []
+    found: dict[Path, np.ndarray] = {}
+    for k, (img, lab, inst) in enumerate(triples):
+        reason, wh = image_checks[k]
+        scan = label_scans[k]
+        if reason is not None or wh is None:
+            bad.append(f"{rel(img)} ({reason})")
+        if scan.problem is not None:
+            bad.append(f"{rel(lab)} ({scan.problem})")
+        if scan.colors is not None:
+            shown = " ".join(f"({r},{g},{b})" for r, g, b in scan.colors[:3])
+            colors.append(f"{rel(lab)} {shown}")
+        if scan.ids is not None:
+            found[lab] = scan.ids
+        sizes = [(rel(img), wh), (rel(lab), scan.size)]
+        if lo.instances and inst is not None:
+            iscan = inst_scans[k]
+            if iscan.problem is not None:
+                bad.append(f"{rel(inst)} ({iscan.problem})")
+            sizes.append((rel(inst), iscan.size))
+        known = [(n, s) for n, s in sizes if s is not None]
+        if len({s for _, s in known}) > 1:
+            mismatch.append(" vs ".join(f"{n} {s[0]}x{s[1]}" for n, s in known))
+        elif (
+            wh is not None
+            and options.split == "train"
+            and options.load_size == 0
+            and options.size > 0
+            and min(wh) < options.size
+        ):
+            small.append(f"{rel(img)} ({wh[0]}x{wh[1]})")
+    if bad:
+        problems.append(
+            f"{len(bad)} unreadable file(s) in '{root}': {format_file_list(bad)}; re-export or "
+            "remove them"
+        )
+    if colors:
+        where = palette.path if palette is not None else root / PALETTE_NAME
+        problems.append(
+            f"{len(colors)} label map(s) use colours not in the palette '{where}': "
+            f"{format_file_list(colors)}; add those colours to the palette ('ID R G B NAME') "
+            "or fix the label maps"
+        )
+    if mismatch:
+        problems.append(
+            f"{len(mismatch)} sample(s) have images and label maps of different sizes: "
+            f"{format_file_list(mismatch)}; a label map must have its image's width and height "
+            "(resize label maps with nearest neighbour only)"
+        )
+    if small:
+        problems.append(
+            f"{len(small)} image(s) in '{root}' are smaller than the crop size "
+            f"{options.size}x{options.size} and no resize is configured (load_size=0): "
+            f"{format_file_list(small)}; set load_size >= size, lower size, or remove them"
+        )
+    label_nc = lo.label_nc
+    if label_nc <= 0:
+        if palette is not None:
+            label_nc = palette.label_nc
+        else:
+            seen = [i for ids in found.values() for i in ids.tolist() if i != lo.dontcare]
+            label_nc = max(seen) + 1 if seen else 0
+    out_of_range: list[str] = []
+    for lab, ids in found.items():
+        bad_ids = ids[((ids < 0) | (ids >= label_nc)) & (ids != lo.dontcare)]
+        if bad_ids.size:
+            out_of_range.append(f"{rel(lab)} (ids {_fmt_ids(bad_ids)})")
+    if out_of_range:
+        dc = f" or the dontcare id {lo.dontcare}" if lo.dontcare >= 0 else ""
+        problems.append(
+            f"{len(out_of_range)} label map(s) hold ids outside [0, {label_nc}){dc}: "
+            f"{format_file_list(out_of_range)}; fix the label maps, raise label_nc, or set "
+            "dontcare=ID for an ignore id such as 255"
+        )
+    if problems:
+        raise DatasetError("; ".join(problems))
+    if label_nc < 1:
+        raise DatasetError(f"the label maps of '{root}' hold no class ids other than dontcare")
+    counts = {options.split: len(triples)}
+    for split in ("train", "test"):
+        f = split_folders(root, split)
+        if split not in counts and f["image"].is_dir():
+            counts[split] = len(list_images(f["image"]))
+    names = (
+        palette.class_names()[:label_nc] + [str(i) for i in range(palette.label_nc, label_nc)]
+        if palette is not None
+        else [str(i) for i in range(label_nc)]
+    )
+    log.info("labelmap dataset %s: %s, %d classes", root, counts, label_nc)
+    return DatasetReport(root=root, format=FORMAT_NAME, counts=counts, classes=names)
+
+
+# -- the dataset -------------------------------------------------------------------------------
+
+
+class LabelMapDataset(Dataset):
+    """Photos with their label maps (and instance maps); items via ``dataset[(index, seed)]``.
+
+    On the train split the image, label and instance maps get the same random resize, crop and
+    flip drawn from ``seed`` (label and instance maps as albumentations masks: nearest
+    neighbour); other splits use the deterministic test pipeline. A corrupt file raises
+    :class:`~i2i.errors.ImageReadError` with ``options.strict``, else its sample is replaced by
+    another chosen from the seed and counted in ``"skipped"``.
+
+    Args:
+        root: Dataset folder.
+        options: Split, sizes, flip, strictness, image loader and label settings.
+
+    Raises:
+        DatasetError: missing folders or no matched samples.
+    """
+
+    def __init__(self, root: Path, options: DataOptions) -> None:
+        from .transforms import test_pipeline, train_pipeline
+
+        self.root = Path(root)
+        self.options = options
+        self.split = options.split
+        self.label_options = LabelOptions.from_data_options(options, self.root)
+        folders = _resolve(self.root, options.split, self.label_options.instances)
+        self.palette = find_palette(self.root)
+        files = _match(self.root, folders)
+        if not files.triples:
+            raise DatasetError(
+                f"no image of '{folders['image']}' has a label map of the same name in "
+                f"'{folders['label']}'; run 'i2i datasets check {self.root} --format labelmap'"
+            )
+        self.samples = files.triples
+        self._load: Callable[[Path, int], np.ndarray] = options.load_image or read_image
+        self.bad_files: set[Path] = set()
+        targets = {"label": "mask", "instance": "mask"}
+        if options.split == "train":
+            self.pipeline = train_pipeline(
+                options.size, options.load_size, options.flip, additional_targets=targets
+            )
+        else:
+            self.pipeline = test_pipeline(options.size, additional_targets=targets)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __repr__(self) -> str:
+        return f"LabelMapDataset(root='{self.root}', split={self.split!r}, samples={len(self)})"
+
+    def _read(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        img_path, lab_path, inst_path = self.samples[k]
+        c = self.label_options.image_channels
+        img = np.asarray(self._load(img_path, c), dtype=np.float32)
+        if img.ndim == 2:
+            img = img[:, :, None]
+        label = read_label_map(lab_path, self.palette)
+        inst = read_label_map(inst_path) if inst_path is not None else None
+        for name, arr in (("label map", label), ("instance map", inst)):
+            if arr is not None and arr.shape != img.shape[:2]:
+                raise DatasetError(
+                    f"{name} '{lab_path if name == 'label map' else inst_path}' is "
+                    f"{arr.shape[1]}x{arr.shape[0]} but image '{img_path}' is "
+                    f"{img.shape[1]}x{img.shape[0]}; run 'i2i datasets check'"
+                )
+        return img, label, inst
+
+    def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
+        yield first
+        yield from (int(i) for i in np.random.default_rng(ss).permutation(len(self)) if i != first)
+
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        import torch
+
+        from .transforms import apply, to_tensor
+
+        index, seed = parse_key(key, len(self), type(self).__name__)
+        aug, retry = np.random.SeedSequence(seed).spawn(2)
+        skipped = 0
+        for k in self._candidates(index, retry):
+            if any(p in self.bad_files for p in self.samples[k] if p is not None):
+                skipped += 1
+                continue
+            try:
+                img, label, inst = self._read(k)
+            except ImageReadError as e:
+                if self.options.strict:
+                    raise
+                log.warning("skipping a corrupt file (strict=False): %s", e)
+                self.bad_files.update(p for p in self.samples[k] if p is not None)
+                skipped += 1
+                continue
+            break
+        else:
+            raise DatasetError(
+                f"all {len(self)} samples of '{self.root}' (split {self.split!r}) hold unreadable "
+                "files; re-export them"
+            )
+        targets = {"label": label.astype(np.float32)}
+        if inst is not None:
+            targets["instance"] = inst.astype(np.float32)
+        out = apply(self.pipeline, _child_seed(aug), image=img, **targets)
+        sample: dict[str, Any] = {
+            "image": to_tensor(out["image"]),
+            "label": torch.from_numpy(np.rint(out["label"]).astype(np.int64))[None],
+            "image_path": str(self.samples[k][0]),
+            "label_path": str(self.samples[k][1]),
+            "skipped": skipped,
+        }
+        if inst is not None:
+            sample["instance"] = torch.from_numpy(np.rint(out["instance"]).astype(np.int64))[None]
+        return sample
+
+
+def build_labelmap(root: Path, options: DataOptions) -> LabelMapDataset:
+    """Build the torch Dataset of one split (see :class:`LabelMapDataset`).
+
+    Run :func:`validate_labelmap` first for a full check; this only lists and matches files.
+    """
+    return LabelMapDataset(Path(root), options)
+
+
+# -- demo data ---------------------------------------------------------------------------------
+
+
+def _noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Smooth noise in [0, 1]: a ``cells x cells`` grid upsampled bicubically."""
+    low = rng.random((cells, cells)).astype(np.float32)
+    up = Image.fromarray(low).resize((size, size), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(up, dtype=np.float32), 0.0, 1.0)
+
+
+def render_labelmap_scene(
+    rng: np.random.Generator, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One procedural outdoor scene: ``(image HxWx3 float [0, 1], label HxW uint8, instance HxW
+    int32)``.
+
+    Regions: sky above a random horizon, grass below, a lake (ellipse), a road narrowing to the
+    horizon, 1-3 buildings on the horizon and 1-3 round trees. Each class has its own colour and
+    texture statistics (sky: blue vertical gradient; grass: green, fine noise; water: dark blue
+    with horizontal ripples; road: grey, fine noise; building: brick red-brown with a dark window
+    grid, colour jittered per building; tree: dark green blotches). Instance ids: the class id
+    for stuff, ``1000 * class + k`` for each building and tree.
+    """
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    label = np.zeros((size, size), np.uint8)
+    inst = np.zeros((size, size), np.int32)
+    horizon = float(rng.uniform(0.35, 0.55) * size)
+    label[y >= horizon] = 1
+    cx, cy = rng.uniform(0.15, 0.85) * size, rng.uniform(horizon + 0.15 * size, 0.9 * size)
+    rx, ry = rng.uniform(0.15, 0.3) * size, rng.uniform(0.06, 0.12) * size
+    label[((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0] = 2
+    rc, rw = rng.uniform(0.3, 0.7) * size, rng.uniform(0.12, 0.25) * size
+    t = np.clip((y - horizon) / max(1.0, size - horizon), 0.0, 1.0)
+    label[(y >= horizon) & (np.abs(x - (rc + (size / 2 - rc) * (1 - t) * 0.3)) <= 1 + rw * t)] = 3
+    inst[:] = label
+    for k in range(int(rng.integers(1, 4))):
+        w, h = rng.uniform(0.1, 0.25) * size, rng.uniform(0.15, 0.35) * size
+        bx = rng.uniform(0, size - w)
+        m = (x >= bx) & (x < bx + w) & (y >= horizon - h) & (y < horizon + 0.03 * size)
+        label[m], inst[m] = 4, 4000 + k
+    for k in range(int(rng.integers(1, 4))):
+        r = rng.uniform(0.05, 0.1) * size
+        tx, ty = rng.uniform(0, size), rng.uniform(horizon - 0.5 * r, horizon + 0.2 * size)
+        m = (x - tx) ** 2 + (y - ty) ** 2 <= r * r
+        label[m], inst[m] = 5, 5000 + k
+
+    v = (y / size)[:, :, None]
+    fine = rng.random((size, size)).astype(np.float32)[:, :, None] - 0.5
+    smooth = _noise(rng, size, 5)[:, :, None] - 0.5
+    layers = {
+        0: np.array([0.35, 0.55, 0.92], np.float32) * (1 - 0.5 * v)
+        + np.array([0.80, 0.88, 0.97], np.float32) * 0.5 * v
+        + 0.03 * smooth,
+        1: np.array([0.28, 0.58, 0.20], np.float32) + 0.12 * fine + 0.08 * smooth,
+        2: np.array([0.10, 0.28, 0.55], np.float32)
+        + 0.06 * np.sin(y * 1.3 + 3 * smooth[..., 0])[:, :, None],
+        3: np.array([0.42, 0.42, 0.44], np.float32) + 0.05 * fine,
+        5: np.array([0.08, 0.30, 0.10], np.float32)
+        + 0.10 * (_noise(rng, size, 12)[:, :, None] - 0.5),
+    }
+    img = np.zeros((size, size, 3), np.float32)
+    for cid, layer in layers.items():
+        img = np.where((label == cid)[:, :, None], layer, img)
+    step = max(3, size // 16)
+    windows = ((x.astype(int) % step) < step // 2) & ((y.astype(int) % step) < step // 2)
+    for k in range(4):
+        m = inst == 4000 + k
+        if m.any():
+            base = np.array([0.62, 0.34, 0.24], np.float32) + rng.uniform(-0.06, 0.06, 3).astype(
+                np.float32
+            )
+            color = np.where(windows[:, :, None], np.array([0.18, 0.2, 0.28], np.float32), base)
+            img = np.where(m[:, :, None], color + 0.03 * fine, img)
+    return np.clip(img, 0.0, 1.0), label, inst
+
+
+def _demo_readme(params: str) -> str:
+    classes = ", ".join(f"{i} {n}" for i, n in enumerate(DEMO_CLASSES))
+    return (
+        f"{DEMO_MARKER}\n"
+        f"{params}\n"
+        "\n"
+        "Made by i2i (i2i.datasets.labelmap.make_labelmap_demo); procedural, no downloads.\n"
+        "Semantic image synthesis (label map -> photo) for SPADE: the 'labelmap' format.\n"
+        "\n"
+        f"classes (id name): {classes}\n"
+        "Each class has its own colour and texture (blue sky gradient, noisy green grass, rippled\n"
+        "dark-blue water, grey road, brick buildings with windows, blotchy dark-green trees).\n"
+        "\n"
+        "train/images, test/images        photos (RGB PNG)\n"
+        "train/labels, test/labels        class ids (palette PNG: the indices are the ids)\n"
+        "train/instances, test/instances  instance ids (16-bit PNG; 1000 * class + k for\n"
+        "                                 buildings and trees, the class id elsewhere)\n"
+        f"{PALETTE_NAME}                      class ids, display colours and names\n"
+    )
+
+
+def make_labelmap_demo(
+    out_dir: Path, seed: int = 0, n_train: int = 120, n_test: int = 12, size: int = 64
+) -> None:
+    """Write the procedural labelmap demo dataset (outdoor scenes; see
+    :func:`render_labelmap_scene`) with images, labels, instances, a palette and a README.
+
+    Byte-identical for the same arguments; an existing demo folder made with the same arguments
+    is rewritten in place; any other non-empty folder is refused (nothing is deleted).
+
+    Raises:
+        DatasetError: ``out_dir`` is a file, a non-empty non-demo folder, or a demo made with
+            other arguments.
+        ConfigError: a count or the size is out of range.
+
+    Example:
+        >>> make_labelmap_demo(Path("data/scenes"), seed=0)  # doctest: +SKIP
+    """
+    if n_train < 1 or n_test < 0 or size < 16:
+        raise ConfigError(
+            f"make_labelmap_demo needs n_train >= 1, n_test >= 0 and size >= 16, got "
+            f"n_train={n_train}, n_test={n_test}, size={size}"
+        )
+    out = Path(out_dir)
+    params = f"seed={seed} n_train={n_train} n_test={n_test} size={size}"
+    _check_out_dir(out, params, DEMO_MARKER)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / README_NAME).write_text(_demo_readme(params))  # marks the folder first
+    write_palette(out / PALETTE_NAME, DEMO_CLASSES, DEMO_COLORS)
+    flat = [v for c in DEMO_COLORS for v in c]
+    for split, count in (("train", n_train), ("test", n_test)):
+        folders = split_folders(out, split)
+        for f in folders.values():
+            f.mkdir(parents=True, exist_ok=True)
+        for k in range(count):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, _STREAM[split], k]))
+            img, label, inst = render_labelmap_scene(rng, size)
+            name = f"{k:04d}.png"
+            write_image(folders["image"] / name, img)
+            lab = Image.frombytes("P", (size, size), label.tobytes())
+            lab.putpalette(flat)
+            lab.save(folders["label"] / name)
+            Image.fromarray(inst.astype(np.uint16)).save(folders["instance"] / name)
+    log.info("wrote the labelmap demo dataset to %s (%s)", out, params)
+
+
+SPEC = DatasetFormatSpec(
+    name=FORMAT_NAME,
+    summary="Label maps + photos (SPADE): train/images, train/labels (+ instances/, palette.txt)",
+    keys=KEYS,
+    validate=validate_labelmap,
+    build=build_labelmap,
+    demo=make_labelmap_demo,
+)
+
+
+@hookimpl
+def i2i_register_dataset_formats(registrar: Registrar) -> None:
+    """Register the ``labelmap`` format."""
+    registrar.add(FORMAT_NAME, SPEC)
+
+
+__all__ = [
+    "FORMAT_NAME",
+    "KEYS",
+    "PALETTE_NAME",
+    "SPEC",
+    "LabelMapDataset",
+    "LabelOptions",
+    "Palette",
+    "UnknownColorsError",
+    "build_labelmap",
+    "find_palette",
+    "make_labelmap_demo",
+    "read_label_map",
+    "read_palette",
+    "render_labelmap_scene",
+    "split_folders",
+    "validate_labelmap",
+    "write_palette",
+]
