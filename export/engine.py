@@ -13,6 +13,15 @@ An :class:`Engine` translates a float32 ``N x C x H x W`` numpy batch in the mod
   images) and crops the output back, so callers may pass any size; padding already-padded input
   is free.
 
+Label-map models (``info.inputs[0] == "label"``, SPADE) take ``engine(label, *extras)``:
+``label`` is an integer ``N x 1 x H x W`` array of class ids (any integer dtype; ids must lie in
+``[0, info.num_classes)`` or equal the model's dontcare id, :attr:`Engine.label_dontcare`),
+followed by one array per further input kind in ``info.inputs``: ``instance`` (integer
+``N x 1 x H x W`` ids, the label's size) and ``style`` (float32 ``N x C x Hs x Ws`` image in the
+value range, any size). Label and instance maps are padded the same way as images — reflect /
+edge padding copies existing ids, so padded maps hold only valid ids — and the output has the
+label map's size.
+
 Engines are not thread-safe: call one from a single thread (the folder pipeline runs inference
 in its calling thread and overlaps decoding/encoding in worker threads).
 
@@ -99,6 +108,103 @@ class Engine:
     min_size: int = 1
     static: tuple[int, int] | None = None
     fallback: bool = False
+    #: Dontcare id accepted in label-map inputs besides ``[0, num_classes)`` (-1 = none).
+    label_dontcare: int = -1
+
+    @property
+    def takes_labels(self) -> bool:
+        """True when the first input is an integer label map (SPADE-style models)."""
+        return bool(self.info.inputs) and self.info.inputs[0] == "label"
+
+    def check_labels(
+        self, x: Any, extras: tuple[Any, ...] = ()
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Check a label-map batch and its extra inputs; return them as int64 / float32 arrays.
+
+        Raises:
+            InputError: not integer ``N x 1 x H x W``, ids outside ``[0, num_classes)`` (other
+                than the dontcare id), a wrong number of extra inputs, an instance map of
+                another size, a bad style image, or a size outside the engine's limits.
+        """
+        shape = tuple(getattr(x, "shape", ()))
+        if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1] != 1:
+            raise InputError(
+                f"expected an N x 1 x H x W integer array of class ids, got "
+                f"{type(x).__name__} of shape {shape}"
+            )
+        if x.dtype.kind not in "iu":
+            raise InputError(
+                f"label maps must hold integer class ids, got dtype {x.dtype}; load them as ids "
+                "(not normalized pixels) and pass x.astype(np.int64)"
+            )
+        if x.shape[0] < 1:
+            raise InputError(f"got an empty batch (shape {shape}); pass at least one label map")
+        x = x.astype(np.int64, copy=False)
+        n = int(self.info.num_classes or self.info.in_channels)
+        bad = (x < 0) | (x >= n)
+        if self.label_dontcare >= 0:
+            bad &= x != self.label_dontcare
+        if bad.any():
+            ids = np.unique(x[bad])
+            dc = f" or the dontcare id {self.label_dontcare}" if self.label_dontcare >= 0 else ""
+            raise InputError(
+                f"label map holds ids {', '.join(map(str, ids[:8].tolist()))} outside [0, {n})"
+                f"{dc}; this model knows {n} classes — fix the label map (or the palette)"
+            )
+        self._check_size(int(x.shape[2]), int(x.shape[3]))
+        kinds = self.info.inputs[1:]
+        if len(extras) != len(kinds):
+            raise InputError(
+                f"this model takes inputs {', '.join(self.info.inputs)}; got the label map and "
+                f"{len(extras)} more array(s) instead of {len(kinds)}"
+            )
+        out: list[np.ndarray] = []
+        for kind, e in zip(kinds, extras, strict=True):
+            if kind == "instance":
+                if not isinstance(e, np.ndarray) or e.shape != x.shape or e.dtype.kind not in "iu":
+                    raise InputError(
+                        f"the instance map must be an integer array of the label map's shape "
+                        f"{shape}, got {getattr(e, 'dtype', type(e).__name__)} "
+                        f"{tuple(getattr(e, 'shape', ()))}"
+                    )
+                out.append(e.astype(np.int64, copy=False))
+            elif kind == "style":
+                c = self.info.out_channels
+                if (
+                    not isinstance(e, np.ndarray)
+                    or e.ndim != 4
+                    or e.shape[:2] != (x.shape[0], c)
+                    or e.dtype != np.float32
+                ):
+                    raise InputError(
+                        f"the style image must be a float32 {x.shape[0]} x {c} x H x W array in "
+                        f"{list(self.info.value_range)}, got {getattr(e, 'dtype', '?')} "
+                        f"{tuple(getattr(e, 'shape', ()))}"
+                    )
+                if not np.isfinite(e).all():
+                    raise InputError("the style image has NaN or infinite values")
+                out.append(e)
+            else:
+                raise InputError(f"unsupported input kind {kind!r} after a label map")
+        return x, out
+
+    def _check_size(self, h: int, w: int) -> None:
+        if self.static is not None and (h, w) != tuple(self.static):
+            sh, sw = self.static
+            raise InputError(
+                f"this model was exported with a static input size of {sh}x{sw}, got {h}x{w}; "
+                f"re-export it with dynamic shapes, or translate in {sh}x{sw} tiles (--tile {sh})"
+            )
+        if h < self.min_size or w < self.min_size:
+            raise InputError(
+                f"image of {h}x{w} pixels is too small: height and width must be at least "
+                f"{self.min_size}"
+            )
+        if self.max_pixels and h * w > self.max_pixels:
+            raise InputError(
+                f"image of {h}x{w} ({_pixels(h * w)}) is larger than the limit of "
+                f"{_pixels(self.max_pixels)} per image; translate it in tiles (--tile 1024)"
+            )
 
     def check_input(self, x: Any) -> None:
         """Check a batch before inference.
@@ -127,34 +233,34 @@ class Engine:
             )
         if x.shape[0] < 1:
             raise InputError(f"got an empty batch (shape {shape}); pass at least one image")
-        h, w = int(x.shape[2]), int(x.shape[3])
-        if self.static is not None and (h, w) != tuple(self.static):
-            sh, sw = self.static
-            raise InputError(
-                f"this model was exported with a static input size of {sh}x{sw}, got {h}x{w}; "
-                f"re-export it with dynamic shapes, or translate in {sh}x{sw} tiles (--tile {sh})"
-            )
-        if h < self.min_size or w < self.min_size:
-            raise InputError(
-                f"image of {h}x{w} pixels is too small: height and width must be at least "
-                f"{self.min_size}"
-            )
-        if self.max_pixels and h * w > self.max_pixels:
-            raise InputError(
-                f"image of {h}x{w} ({_pixels(h * w)}) is larger than the limit of "
-                f"{_pixels(self.max_pixels)} per image; translate it in tiles (--tile 1024)"
-            )
+        self._check_size(int(x.shape[2]), int(x.shape[3]))
         if not np.isfinite(x).all():
             bad = int(x.size - np.count_nonzero(np.isfinite(x)))
             raise InputError(f"input has {bad} NaN or infinite values; fix or drop the image")
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, *extras: np.ndarray) -> np.ndarray:
         """Translate ``x`` (any H and W): check, pad to the stride, run, crop back.
 
+        Args:
+            x: Images, or integer label maps for label-map models.
+            *extras: Label-map models only: one array per further input kind (instance map,
+                style image; see the module docstring).
+
         Shape:
-            - Input: ``(N, in_channels, H, W)`` float32 in ``info.value_range``.
+            - Input: ``(N, in_channels, H, W)`` float32 in ``info.value_range`` (label maps:
+              ``(N, 1, H, W)`` integer ids).
             - Output: ``(N, out_channels, H * scale, W * scale)`` float32.
         """
+        if self.takes_labels:
+            x, rest = self.check_labels(x, extras)
+            padded = [pad_to_multiple(x, self.info.stride)[0]]
+            for kind, e in zip(self.info.inputs[1:], rest, strict=True):
+                padded.append(pad_to_multiple(e, self.info.stride)[0] if kind == "instance" else e)
+            h, w = int(x.shape[2]), int(x.shape[3])
+            y = self.run(*(np.ascontiguousarray(a) for a in padded))
+            return y[:, :, : h * self.info.scale, : w * self.info.scale]
+        if extras:
+            raise InputError(f"this model takes one image input, got {1 + len(extras)} arrays")
         self.check_input(x)
         h, w = int(x.shape[2]), int(x.shape[3])
         xp, _ = pad_to_multiple(x, self.info.stride)
@@ -162,8 +268,8 @@ class Engine:
         s = self.info.scale
         return y[:, :, : h * s, : w * s]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Run the model on a checked batch whose H and W are multiples of the stride."""
+    def run(self, x: np.ndarray, *extras: np.ndarray) -> np.ndarray:
+        """Run the model on checked inputs whose H and W are multiples of the stride."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -231,6 +337,7 @@ class TorchEngine(Engine):
         if dev.type == "cuda":
             where += f" ({torch.cuda.get_device_name(dev)})"
         self.description = f"PyTorch on {where}, {precision}"
+        self.label_dontcare = int(getattr(module, "dontcare_label", -1))
 
     @classmethod
     def from_checkpoint(
@@ -262,18 +369,18 @@ class TorchEngine(Engine):
             )
         model = loaded.model.eval()
         info = model.inference_info(direction)
-        if info.inputs != ("image",):
+        if info.inputs != ("image",) and info.inputs[:1] != ("label",):
             raise ConfigError(
-                f"'{loaded.spec.name}' takes inputs {info.inputs}; image translation needs "
-                "image inputs"
+                f"'{loaded.spec.name}' takes inputs {info.inputs}; translation needs image or "
+                "label-map inputs"
             )
         return cls(model.inference_module(direction), info, dev, precision, max_pixels=max_pixels)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, *extras: np.ndarray) -> np.ndarray:
         try:
-            t = torch.from_numpy(x).to(self.device, non_blocking=True)
+            ts = [torch.from_numpy(a).to(self.device, non_blocking=True) for a in (x, *extras)]
             with torch.inference_mode(), runtime.autocast(self.device, self.amp):
-                y = self.module(t)
+                y = self.module(*ts)
             return y.float().cpu().numpy()
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
@@ -379,10 +486,12 @@ class OrtEngine(Engine):
         except Exception as e:  # noqa: BLE001 - onnx raises protobuf errors for broken files
             raise ConfigError(f"{path} is not a readable ONNX model: {_first_line(e)}") from e
         self.info = self.metadata.inference_info()
-        if self.info.inputs != ("image",):
+        if self.info.inputs != ("image",) and self.info.inputs[:1] != ("label",):
             raise ConfigError(
-                f"{path} takes inputs {self.info.inputs}; image translation needs one image input"
+                f"{path} takes inputs {self.info.inputs}; translation needs an image or a "
+                "label-map input"
             )
+        self.label_dontcare = self.metadata.label_dontcare
         self.static = self.metadata.static
         self.max_pixels = max_pixels
 
@@ -413,6 +522,12 @@ class OrtEngine(Engine):
         inp = sess.get_inputs()[0]
         self._input_name = inp.name
         self._input_dtype = np.float16 if "float16" in inp.type else np.float32
+        #: (name, dtype) of every input, in order (float inputs follow an fp16 model's dtype)
+        self._inputs = [
+            (i.name, np.int64 if "int64" in i.type else np.float16 if "float16" in i.type
+             else np.float32)
+            for i in sess.get_inputs()
+        ]  # fmt: skip
         self._fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
 
         requested = provider if provider != "auto" else None
@@ -488,12 +603,20 @@ class OrtEngine(Engine):
             "usually CUDA/cuDNN libraries that do not match the onnxruntime-gpu version)"
         )
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, *extras: np.ndarray) -> np.ndarray:
         if self._fixed_batch == 1 and x.shape[0] > 1:  # a batch-1 export: one image per run
-            return np.concatenate([self.run(x[i : i + 1]) for i in range(x.shape[0])])
-        feed = x.astype(self._input_dtype, copy=False)
+            return np.concatenate(
+                [self.run(x[i : i + 1], *(e[i : i + 1] for e in extras)) for i in range(x.shape[0])]
+            )
+        arrays = (x, *extras)
+        if len(arrays) != len(self._inputs):
+            raise InputError(f"{self.path} takes {len(self._inputs)} inputs, got {len(arrays)}")
+        feeds = {
+            name: a.astype(dt, copy=False)
+            for (name, dt), a in zip(self._inputs, arrays, strict=True)
+        }
         try:
-            (y,) = self.session.run(None, {self._input_name: feed})[:1]
+            (y,) = self.session.run(None, feeds)[:1]
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             if "allocat" in str(e).lower() or "out of memory" in str(e).lower():
                 raise InputError(_oom_message(x, f"{self.provider.upper()} memory")) from None

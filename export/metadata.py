@@ -8,8 +8,11 @@ Every value is a string (ONNX requires it); structured values are JSON. Keys:
 ``i2i_family``      model family (e.g. ``cyclegan``)
 ``i2i_direction``   translation direction (e.g. ``AtoB``)
 ``i2i_step``        training step of the checkpoint
-``i2i_inputs``      JSON list of ``{"name", "kind", "channels", "value_range"}`` (kind: image,
-                    label, noise, class)
+``i2i_inputs``      JSON list of ``{"name", "kind", "channels", ...}`` (kind: image, label,
+                    instance, style, noise, class). Label maps are ``int64 N x 1 x H x W`` class
+                    ids with ``num_classes`` and ``dontcare`` (-1 = none); instance maps
+                    ``int64 N x 1 x H x W`` ids (same size); images and style images float32
+                    in ``value_range``
 ``i2i_outputs``     JSON list of ``{"name", "kind", "channels", "value_range"}``
 ``i2i_stride``      input height/width must be multiples of this
 ``i2i_scale``       output size / input size
@@ -38,18 +41,34 @@ OUTPUT_NAME = "output"
 PREFIX = "i2i_"
 
 #: ONNX input name of each input kind.
-INPUT_NAMES = {"image": "image", "label": "label", "noise": "z", "class": "class"}
+INPUT_NAMES = {
+    "image": "image",
+    "label": "label",
+    "instance": "instance",
+    "style": "style",
+    "noise": "z",
+    "class": "class",
+}
+#: Input kinds given as integer ids (int64), not pixel values.
+INTEGER_INPUTS = ("label", "instance", "class")
 
 
 def input_names(info: InferenceInfo) -> list[str]:
-    """ONNX input names of ``info.inputs`` (``image``; ``z`` and ``class`` for samplers)."""
+    """ONNX input names of ``info.inputs`` (``image``; ``label`` [+ ``instance``] [+ ``style``]
+    for label maps; ``z`` and ``class`` for samplers)."""
     return [INPUT_NAMES.get(kind, f"input{i}") for i, kind in enumerate(info.inputs)]
 
 
-def _input_spec(info: InferenceInfo, i: int, kind: str) -> dict[str, Any]:
+def _input_spec(info: InferenceInfo, i: int, kind: str, dontcare: int = -1) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": input_names(info)[i], "kind": kind}
     if kind == "class":
         spec.update(channels=1, num_classes=info.num_classes, dtype="int64")
+    elif kind == "label":
+        spec.update(channels=1, num_classes=info.num_classes, dontcare=dontcare, dtype="int64")
+    elif kind == "instance":
+        spec.update(channels=1, dtype="int64")
+    elif kind == "style":
+        spec.update(channels=info.out_channels, value_range=list(info.value_range))
     elif kind == "noise":
         spec.update(channels=info.in_channels, dtype="float32", distribution="normal(0, 1)")
     else:
@@ -76,12 +95,21 @@ class ModelMetadata:
     verified: dict[str, Any]
     run_config: dict[str, Any]
 
+    @property
+    def label_dontcare(self) -> int:
+        """The dontcare id of a label-map input (-1 = none, or no label input)."""
+        first = self.inputs[0] if self.inputs else {}
+        return int(first.get("dontcare", -1)) if first.get("kind") == "label" else -1
+
     def inference_info(self) -> InferenceInfo:
         """The :class:`~i2i.specs.InferenceInfo` this model was exported with."""
         first_in, first_out = self.inputs[0], self.outputs[0]
+        channels = int(first_in["channels"])
+        if first_in.get("kind") == "label":  # label inputs: in_channels is the class count
+            channels = int(first_in.get("num_classes", channels))
         return InferenceInfo(
             inputs=tuple(i["kind"] for i in self.inputs),
-            in_channels=int(first_in["channels"]),
+            in_channels=channels,
             out_channels=int(first_out["channels"]),
             stride=self.stride,
             scale=self.scale,
@@ -101,11 +129,15 @@ def build_metadata(
     static: tuple[int, int] | None,
     run_config: Mapping[str, Any],
     verified: Mapping[str, Any] | None = None,
+    label_dontcare: int = -1,
 ) -> dict[str, str]:
-    """The ``metadata_props`` dict (all strings) for an export of ``info``."""
+    """The ``metadata_props`` dict (all strings) for an export of ``info``.
+
+    ``label_dontcare`` is the dontcare id accepted in a ``label`` input (-1 = none).
+    """
     from i2i import __version__
 
-    inputs = [_input_spec(info, i, kind) for i, kind in enumerate(info.inputs)]
+    inputs = [_input_spec(info, i, kind, label_dontcare) for i, kind in enumerate(info.inputs)]
     outputs = [
         {
             "name": OUTPUT_NAME,

@@ -273,12 +273,35 @@ def verification_shapes(
     return [(1, c, 2 * s, 3 * s), (2, c, 3 * s, 2 * s)]
 
 
-#: Input kinds the exporter handles: images, or noise + class id (class-conditional samplers).
-SUPPORTED_INPUTS = (("image",), ("noise", "class"))
+#: Input kinds the exporter handles: images; noise + class id (class-conditional samplers);
+#: integer label maps, optionally with an instance map and / or a style image (SPADE).
+SUPPORTED_INPUTS = (
+    ("image",),
+    ("noise", "class"),
+    ("label",),
+    ("label", "instance"),
+    ("label", "style"),
+    ("label", "instance", "style"),
+)
 
 
 def _is_sampler(info: InferenceInfo) -> bool:
     return tuple(info.inputs) == ("noise", "class")
+
+
+def _is_label(info: InferenceInfo) -> bool:
+    return bool(info.inputs) and info.inputs[0] == "label"
+
+
+def _blocky_ids(
+    n: int, h: int, w: int, high: int, generator: torch.Generator | None, cell: int = 8
+) -> torch.Tensor:
+    """``n x 1 x h x w`` int64 ids in ``[0, high)``, constant over ``cell x cell`` blocks (label
+    maps are regions, not per-pixel noise)."""
+    coarse = torch.randint(
+        0, max(1, high), (n, 1, -(-h // cell), -(-w // cell)), generator=generator
+    )
+    return coarse.repeat_interleave(cell, 2).repeat_interleave(cell, 3)[..., :h, :w].contiguous()
 
 
 def make_inputs(
@@ -287,7 +310,11 @@ def make_inputs(
     """Random inputs of ``shape`` for the module described by ``info``.
 
     Images: uniform in ``info.value_range``. Samplers (``("noise", "class")``): ``z`` ~ N(0, 1)
-    of ``shape`` = (N, z_dim) and class ids uniform in ``[0, num_classes)``.
+    of ``shape`` = (N, z_dim) and class ids uniform in ``[0, num_classes)``. Label maps
+    (``shape`` = (N, C, H, W), C ignored): int64 ``N x 1 x H x W`` ids in
+    ``[0, num_classes)`` constant over 8x8 blocks; an ``instance`` input gets int64 ids of
+    blocks of the same size; a ``style`` input a float image ``N x out_channels x H x W`` in
+    ``info.value_range``.
     """
     if _is_sampler(info):
         n = int(shape[0])
@@ -295,6 +322,21 @@ def make_inputs(
         y = torch.randint(0, max(1, info.num_classes), (n,), generator=generator)
         return z, y
     lo, hi = info.value_range
+    if _is_label(info):
+        n, _, h, w = (int(s) for s in shape)
+        out: list[torch.Tensor] = []
+        for kind in info.inputs:
+            if kind == "label":
+                out.append(_blocky_ids(n, h, w, info.num_classes or info.in_channels, generator))
+            elif kind == "instance":
+                out.append(_blocky_ids(n, h, w, 1000, generator, cell=16))
+            elif kind == "style":
+                out.append(
+                    torch.rand(n, info.out_channels, h, w, generator=generator) * (hi - lo) + lo
+                )
+            else:
+                raise ExportError(f"unsupported input kind {kind!r} after a label map")
+        return tuple(out)
     return (torch.rand(*[int(s) for s in shape], generator=generator) * (hi - lo) + lo,)
 
 
@@ -330,8 +372,9 @@ def verify_onnx(
 ) -> list[dict[str, Any]]:
     """Compare onnxruntime's outputs with PyTorch's at each input shape.
 
-    Inputs are uniform random float32 values in ``info.value_range`` (seeded); the PyTorch
-    reference is ``module`` as it is (put it in eval mode, fp32), on the device of its parameters.
+    Inputs come from :func:`make_inputs` (seeded: images uniform in ``info.value_range``, label
+    maps int64 ids); the PyTorch reference is ``module`` as it is (put it in eval mode, fp32),
+    on the device of its parameters.
 
     Args:
         module: The PyTorch module, in eval mode (not modified).
@@ -470,6 +513,14 @@ def export_module(
         in_axes: dict[int, str] = {0: "batch"}
         out_axes: dict[int, str] = {0: "batch"}
         dynamic = {name: {0: "batch"} for name in names}
+    elif _is_label(info):  # label [+ instance] share H x W; a style image has its own size
+        in_axes = {0: "batch"} if static else {0: "batch", 2: "height", 3: "width"}
+        out_axes = dict(in_axes)
+        dynamic = {}
+        for name, kind in zip(names, info.inputs, strict=True):
+            dynamic[name] = (
+                {0: "batch", 2: "style_height", 3: "style_width"} if kind == "style" else in_axes
+            )
     else:
         in_axes = {0: "batch"} if static else {0: "batch", 2: "height", 3: "width"}
         out_axes = dict(in_axes)
@@ -573,7 +624,8 @@ def export_onnx(
         ConfigError: bad output path, options, direction or static size.
         CheckpointError: the checkpoint cannot be loaded.
         ExportError: the export, conversion or quantization failed, the family's inputs are not
-            a single image, or verification found a difference above the tolerance.
+            supported (:data:`SUPPORTED_INPUTS`), or verification found a difference above the
+            tolerance.
     """
     import onnx
 
@@ -619,7 +671,12 @@ def export_onnx(
     if tuple(info.inputs) not in SUPPORTED_INPUTS:
         raise ExportError(
             f"'{family}' takes inputs {', '.join(info.inputs)}; ONNX export supports image "
-            "inputs and noise + class samplers"
+            "inputs, noise + class samplers and label maps (+ instance map, + style image)"
+        )
+    if _is_label(info) and quantize:
+        raise ConfigError(
+            f"'{family}' takes label maps: --quantize {quantize} calibrates on images and does "
+            "not apply; export fp32"
         )
     if _is_sampler(info) and (static is not None or quantize):
         raise ConfigError(
@@ -689,6 +746,7 @@ def export_onnx(
         static=static,
         run_config=loaded.checkpoint.run_config,
         verified=verified,
+        label_dontcare=int(getattr(module, "dontcare_label", -1)),
     )
     if psnr is not None:
         meta[PREFIX + "int8_psnr_db"] = json.dumps(psnr) if math.isfinite(psnr) else str(psnr)

@@ -11,6 +11,11 @@ threads overlap with inference (which runs in the calling thread: engines are no
 At most ``queue_size`` decoded images wait for inference and at most ``queue_size`` translated
 images wait to be written, so memory stays flat however many images there are.
 
+Label-map models (SPADE): ``inputs`` are label-map files, decoded to integer class ids with
+:func:`i2i.datasets.labelmap.read_label_map` (never normalized or resized; RGB maps go through a
+palette), with optional per-image instance maps and style images (``extras``). The output has
+the label map's size.
+
 Outputs keep the bit depth of their input with ``bit_depth="auto"`` (a 16-bit PNG/TIFF gives a
 16-bit PNG), keep one channel for a 1-channel model, and are written atomically (a crash never
 leaves a half-written file, so a re-run that skips existing outputs resumes cleanly).
@@ -27,7 +32,7 @@ import collections
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -69,9 +74,10 @@ class PipelineResult:
 @dataclasses.dataclass
 class _Item:
     index: int
-    x: np.ndarray | None  # C x H x W float32 in the model's value range
+    x: np.ndarray | None  # C x H x W float32 in the model's value range (label maps: int64 ids)
     sixteen_bit: bool
-    error: ImageReadError | None = None
+    error: Exception | None = None
+    extras: list[np.ndarray] = dataclasses.field(default_factory=list)  # per further input
 
 
 class _InlineExecutor(Executor):
@@ -134,6 +140,8 @@ def run_folder(
     progress: Callable[[int, int, float], None] | None = None,
     load_image: Callable[[Path, int], np.ndarray] | None = None,
     max_batch_pixels: int = MAX_BATCH_PIXELS,
+    extras: Mapping[str, Sequence[Path]] | None = None,
+    palette: Any = None,
 ) -> PipelineResult:
     """Translate ``inputs[i]`` into ``outputs[i]`` for every i.
 
@@ -159,6 +167,12 @@ def run_folder(
         load_image: ``load_image(path, channels) -> HxWxC float32 in [0, 1]`` (default:
             :func:`i2i.datasets.image_io.read_image`; the CLI passes the context's loader).
         max_batch_pixels: Pixel budget of one engine call.
+        extras: Label-map models: for each further input kind of the engine (``"instance"``,
+            ``"style"``), one file per input (the same file may repeat, e.g. one style image for
+            all). Instance maps are read as ids and must have their label map's size; style
+            images are read with ``load_image`` and scaled to the value range.
+        palette: A :class:`i2i.datasets.labelmap.Palette` mapping the colours of RGB label maps
+            to ids (None: label maps must be single-channel / palette PNGs of ids).
 
     Returns:
         A :class:`PipelineResult`.
@@ -187,6 +201,17 @@ def run_folder(
         )
     load = load_image or read_image
     lo, hi = (float(v) for v in info.value_range)
+    labels = bool(info.inputs) and info.inputs[0] == "label"
+    extra_kinds = list(info.inputs[1:]) if labels else []
+    extras = dict(extras or {})
+    for kind in extra_kinds:
+        if len(extras.get(kind, ())) != len(inputs):
+            raise ConfigError(
+                f"the model takes a {kind} input per label map: got "
+                f"{len(extras.get(kind, ()))} {kind} file(s) for {len(inputs)} label maps"
+            )
+    if tile and "style" in extra_kinds and batch_size > 1:
+        batch_size = 1  # tiles of one image share its style code
     total = len(inputs)
     result = PipelineResult()
     t0 = time.perf_counter()
@@ -198,7 +223,34 @@ def run_folder(
         if progress is not None:
             progress(done, total, done / max(1e-9, time.perf_counter() - t0))
 
+    def decode_labels(i: int) -> _Item:
+        from i2i.datasets.labelmap import read_label_map
+        from i2i.errors import DatasetError
+
+        try:
+            x = read_label_map(inputs[i], palette)[None]
+            more = []
+            for kind in extra_kinds:
+                path = extras[kind][i]
+                if kind == "instance":
+                    inst = read_label_map(path)[None]
+                    if inst.shape != x.shape:
+                        raise InputError(
+                            f"instance map '{path}' is {inst.shape[2]}x{inst.shape[1]} but label "
+                            f"map '{inputs[i]}' is {x.shape[2]}x{x.shape[1]}; they must match"
+                        )
+                    more.append(inst)
+                else:
+                    img = load(path, info.out_channels)
+                    st = np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
+                    more.append(st * np.float32(hi - lo) + np.float32(lo))
+        except (ImageReadError, DatasetError, InputError) as e:
+            return _Item(i, None, False, e)
+        return _Item(i, x, False, extras=more)
+
     def decode(i: int) -> _Item:
+        if labels:
+            return decode_labels(i)
         path = inputs[i]
         try:
             img = load(path, info.in_channels)
@@ -227,12 +279,29 @@ def run_folder(
         result.failed.append((inputs[i], str(exc)))
         finished()
 
-    def infer(x: np.ndarray) -> np.ndarray:
+    def infer(x: np.ndarray, more: list[np.ndarray]) -> np.ndarray:
         result.batches += 1
         h, w = x.shape[-2:]
         if tile and (h > tile or w > tile):
-            return translate_tiled(engine, x, tile, overlap, info.stride, info.scale)
-        return engine(x)
+            if not more:
+                return translate_tiled(engine, x, tile, overlap, info.stride, info.scale)
+            # spatial extras (instance maps) are cut into the same tiles as the label map;
+            # a style image goes whole with every tile
+            spatial = [k for k in extra_kinds if k != "style"]
+            style = [e for k, e in zip(extra_kinds, more, strict=True) if k == "style"]
+            packed = np.concatenate(
+                [x] + [e for k, e in zip(extra_kinds, more, strict=True) if k != "style"], 1
+            )
+
+            def run_tiles(b: np.ndarray) -> np.ndarray:
+                parts = [b[:, i : i + 1] for i in range(1 + len(spatial))]
+                args = iter(parts[1:])
+                reps = [np.tile(st, (len(b) // len(st), 1, 1, 1)) for st in style]
+                ordered = [reps.pop(0) if k == "style" else next(args) for k in extra_kinds]
+                return engine(parts[0], *ordered)
+
+            return translate_tiled(run_tiles, packed, tile, overlap, info.stride, info.scale)
+        return engine(x, *more)
 
     decoder = _executor(decode_workers, "i2i-decode")
     encoder = _executor(encode_workers, "i2i-encode")
@@ -250,8 +319,9 @@ def run_folder(
         if not batch:
             return
         x = np.stack([it.x for it in batch])  # type: ignore[misc]
+        more = [np.stack([it.extras[k] for it in batch]) for k in range(len(batch[0].extras))]
         try:
-            y = infer(x)
+            y = infer(x, more)
             ys = list(zip(batch, y, strict=True))
         except InputError as e:
             if len(batch) > 1:  # e.g. out of memory: smaller batches from now on, these singly
@@ -276,7 +346,9 @@ def run_folder(
                 continue
             assert item.x is not None
             if batch:
-                same = item.x.shape == batch[0].x.shape  # type: ignore[union-attr]
+                same = item.x.shape == batch[0].x.shape and [  # type: ignore[union-attr]
+                    e.shape for e in item.extras
+                ] == [e.shape for e in batch[0].extras]
                 pixels = (len(batch) + 1) * item.x.shape[1] * item.x.shape[2]
                 if not same or len(batch) >= cap[0] or pixels > max_batch_pixels:
                     flush(batch)

@@ -4,8 +4,10 @@ Any image size: inputs are padded (reflect) to a multiple of the network's strid
 is cropped back, never resized; images too large for memory are translated in blended tiles
 (``tile``). Outputs mirror the input tree as PNG files; existing outputs are skipped unless
 ``overwrite`` (so an interrupted run resumes); a corrupt input is reported and skipped (fatal
-with ``strict``). The engine comes from :mod:`i2i.export.engine`, the threaded folder pipeline
-from :mod:`i2i.export.pipeline`.
+with ``strict``). Label-map models (SPADE) translate a folder of label maps (integer ids; RGB
+maps through a palette), with instance maps and style images matched by name
+(:func:`translate_folder`'s ``instances`` / ``style``). The engine comes from
+:mod:`i2i.export.engine`, the threaded folder pipeline from :mod:`i2i.export.pipeline`.
 """
 
 from __future__ import annotations
@@ -194,6 +196,9 @@ def translate_folder(
     threads: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     out_format: str = "png",
+    style: str | Path | None = None,
+    instances: str | Path | None = None,
+    palette: str | Path | None = None,
 ) -> TranslateResult:
     """Translate every image under ``in_dir`` into ``out_dir`` with a checkpoint or ONNX model.
 
@@ -224,10 +229,17 @@ def translate_folder(
         bit_depth: ``auto`` (16-bit out for 16-bit in), ``8`` or ``16``.
         threads: CPU threads of an onnxruntime session.
         max_pixels: Per-image pixel limit of one engine call (0 = none).
+        style: Label-map models with a style encoder: a style image file used for every label
+            map, or a folder of style images matched to the label maps by relative path without
+            extension. Selects direction ``style`` unless ``direction`` is given.
+        instances: Label-map models trained with instance maps: the folder of instance maps,
+            matched to the label maps by relative path without extension.
+        palette: Palette file (``ID R G B [NAME]`` lines) for RGB label maps; default
+            ``IN_DIR/palette.txt`` when it exists.
 
     Raises:
-        ConfigError: bad folders, direction or options. ImageReadError: a corrupt input with
-        ``strict``.
+        ConfigError: bad folders, direction or options; a missing instance map or style image.
+        ImageReadError: a corrupt input with ``strict``.
     """
     from i2i.datasets.image_io import list_images
 
@@ -242,6 +254,8 @@ def translate_folder(
         raise ConfigError(
             f"--workers must be >= 0 and --batch-size >= 1, got {workers}, {batch_size}"
         )
+    if style is not None and direction is None:
+        direction = "style"
     rank = distributed.env_info()
     if rank.enabled and device in ("auto", "cuda") and torch.cuda.is_available():
         device = f"cuda:{rank.local_rank}"  # torchrun: one GPU per rank
@@ -261,18 +275,23 @@ def translate_folder(
     if not inputs:
         raise ConfigError(f"no images found in {in_dir} (looked for PNG, JPEG, TIFF, BMP, WebP)")
     outs = output_paths(inputs, in_dir, out_dir, out_format)
+    extras, pal = _label_inputs(engine.info, inputs, in_dir, style, instances, palette)
     if rank.enabled:  # torchrun: each rank translates its own share, every image exactly once
         inputs, outs = distributed.shard(inputs, rank), distributed.shard(outs, rank)
+        extras = {k: distributed.shard(v, rank) for k, v in extras.items()}
     result = TranslateResult(engine=engine.description)
     todo_in: list[Path] = []
     todo_out: list[Path] = []
-    for src, dst in zip(inputs, outs, strict=True):
+    todo_extras: dict[str, list[Path]] = {k: [] for k in extras}
+    for i, (src, dst) in enumerate(zip(inputs, outs, strict=True)):
         result.pairs.append((src, dst))
         if dst.exists() and not overwrite:
             result.skipped_existing.append(dst)
         else:
             todo_in.append(src)
             todo_out.append(dst)
+            for k, v in extras.items():
+                todo_extras[k].append(v[i])
     log.info(
         "translating %d images with %s (%d already done)",
         len(todo_in),
@@ -297,6 +316,8 @@ def translate_folder(
             strict=strict,
             progress=report,
             load_image=ctx.load_image,
+            extras=todo_extras,
+            palette=pal,
         )
     finally:
         engine.close()
@@ -305,6 +326,80 @@ def translate_folder(
     result.images_per_s = res.images_per_s
     result.seconds = res.seconds
     return result
+
+
+def _match_by_stem(inputs: list[Path], in_dir: Path, folder: Path, what: str) -> list[Path]:
+    from i2i.datasets.image_io import format_file_list, list_images
+
+    if not folder.is_dir():
+        raise ConfigError(f"{what} folder {folder} does not exist or is not a folder")
+    by_stem: dict[str, list[Path]] = {}
+    for p in list_images(folder):
+        by_stem.setdefault(p.relative_to(folder).with_suffix("").as_posix(), []).append(p)
+    out, missing = [], []
+    for p in inputs:
+        key = p.relative_to(in_dir).with_suffix("").as_posix()
+        found = by_stem.get(key, [])
+        if len(found) != 1:
+            missing.append(p.relative_to(in_dir).as_posix())
+        else:
+            out.append(found[0])
+    if missing:
+        raise ConfigError(
+            f"{len(missing)} label map(s) have no unique {what} of the same name in {folder}: "
+            f"{format_file_list(missing)}; add them (matched by relative path without extension)"
+        )
+    return out
+
+
+def _label_inputs(
+    info: InferenceInfo,
+    inputs: list[Path],
+    in_dir: Path,
+    style: str | Path | None,
+    instances: str | Path | None,
+    palette: str | Path | None,
+) -> tuple[dict[str, list[Path]], object]:
+    """Extra input files per kind and the palette for a label-map model (empty for images)."""
+    if not info.inputs or info.inputs[0] != "label":
+        for name, value in (("--style", style), ("--instances", instances), ("--palette", palette)):
+            if value is not None:
+                raise ConfigError(
+                    f"{name} applies to label-map models (SPADE); this one takes images"
+                )
+        return {}, None
+    from i2i.datasets.labelmap import PALETTE_NAME, read_palette
+
+    kinds = info.inputs[1:]
+    if style is not None and "style" not in kinds:
+        raise ConfigError(
+            "--style needs a model with a style encoder (trained with use_vae=true) translating "
+            "in direction 'style'"
+        )
+    if instances is not None and "instance" not in kinds:
+        raise ConfigError("--instances: this model was trained without instance maps")
+    extras: dict[str, list[Path]] = {}
+    for kind in kinds:
+        if kind == "instance":
+            if instances is None:
+                raise ConfigError(
+                    "this model was trained with instance maps (use_instances): pass their folder "
+                    "with --instances DIR"
+                )
+            extras[kind] = _match_by_stem(inputs, in_dir, Path(instances), "instance map")
+        elif kind == "style":
+            if style is None:
+                raise ConfigError("direction 'style' needs --style (an image file or a folder)")
+            sp = Path(style)
+            if sp.is_file():
+                extras[kind] = [sp] * len(inputs)
+            else:
+                extras[kind] = _match_by_stem(inputs, in_dir, sp, "style image")
+    pal_path = Path(palette) if palette is not None else in_dir / PALETTE_NAME
+    if palette is not None and not pal_path.is_file():
+        raise ConfigError(f"palette file {pal_path} does not exist")
+    pal = read_palette(pal_path) if pal_path.is_file() else None
+    return extras, pal
 
 
 def record_translations(run_dir: Path, pairs: list[tuple[Path, Path]]) -> Path:

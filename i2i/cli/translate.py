@@ -50,8 +50,20 @@ def register(app: typer.Typer, ctx: Context) -> None:
         ),
         threads: int = typer.Option(None, help="intra-op threads of the engine"),
         strict: bool = typer.Option(False, help="stop at the first unreadable image"),
+        style: Path = typer.Option(
+            None, help="label-map models with a style encoder: style image file or folder"
+        ),
+        instances: Path = typer.Option(
+            None, help="label-map models trained with instance maps: their folder (same names)"
+        ),
+        palette: Path = typer.Option(
+            None, help="palette file for RGB label maps (default: IN_DIR/palette.txt)"
+        ),
     ) -> None:
-        """Translate a folder of any-size images (padded to the network stride, never resized)."""
+        """Translate a folder of any-size images (padded to the network stride, never resized).
+
+        For label-map models (SPADE) IN_DIR holds label maps (class-id PNGs); outputs have
+        their size."""
         from i2i.export.translate import translate_folder
 
         progress = Progress(
@@ -77,6 +89,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 device=device, precision=precision, strict=strict, progress=on_progress,
                 provider=provider, tile=tile, overlap=overlap, batch_size=batch_size,
                 workers=workers, bit_depth=bit_depth, threads=threads, out_format=out_format,
+                style=style, instances=instances, palette=palette,
             )  # fmt: skip
         say(
             f"wrote {len(result.written)} images to {out_dir}; "
