@@ -42,11 +42,13 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("unpaired", "i2i.datasets.unpaired"),
     ("paired", "i2i.datasets.paired"),
     ("classes", "i2i.datasets.classes"),
+    ("labelmap", "i2i.datasets.labelmap"),
     ("networks", "i2i.plugins.networks"),
     ("losses", "i2i.plugins.losses"),
     ("cyclegan", "i2i.plugins.cyclegan"),
     ("pix2pix", "i2i.plugins.pix2pix"),
     ("cgan", "i2i.plugins.cgan"),
+    ("spade", "i2i.plugins.spade"),
     ("metrics_log", "i2i.training.observers"),
     ("engines", "i2i.export.engine"),
 )
