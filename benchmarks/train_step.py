@@ -50,10 +50,24 @@ def _plain_pix2pix(device: torch.device) -> Callable[[dict[str, torch.Tensor]], 
     return lambda batch: model.step(batch["A"], batch["B"])
 
 
+def _plain_spade(device: torch.device) -> Callable[[dict[str, torch.Tensor]], Any]:
+    from plain_spade import PlainSPADE
+
+    model = PlainSPADE(device=device, seed=0, label_nc=SPADE_LABEL_NC)
+    return lambda batch: model.step(batch["label"], batch["image"])
+
+
+#: SPADE benchmarks at Cityscapes' class count (no instance maps, no VGG weights, no VAE).
+SPADE_LABEL_NC = 35
+#: Config overrides a family needs to be built without a dataset.
+CONFIG_OVERRIDES: dict[str, tuple[str, ...]] = {"spade": (f"label_nc={SPADE_LABEL_NC}",)}
+
+
 #: Plain eager baselines of each family's recipe (fp32).
 BASELINES: dict[str, Callable[[torch.device], Callable[[dict[str, torch.Tensor]], Any]]] = {
     "cyclegan": _plain_cyclegan,
     "pix2pix": _plain_pix2pix,
+    "spade": _plain_spade,
 }
 
 
@@ -63,6 +77,13 @@ def smooth_batch(
     """Low-frequency random images in [-1, 1] (more image-like than white noise)."""
     out = {}
     for k, c in keys.items():
+        if k == "label_nc":  # label maps (SPADE): int64 class ids, constant over 16x16 blocks
+            n = max(1, size // 16)
+            ids = torch.randint(0, c, (batch, 1, n, n), generator=g)
+            out["label"] = ids.repeat_interleave(16, 2).repeat_interleave(16, 3).to(device)
+            continue
+        if k in ("dontcare", "instance"):
+            continue
         x = torch.rand(batch, c, max(2, size // 16), max(2, size // 16), generator=g)
         x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
         out[k] = (x.clamp(0, 1) * 2 - 1).to(device)
@@ -82,7 +103,7 @@ def build_step(
     knobs: argparse.Namespace | None = None,
 ) -> tuple[TrainStep, dict[str, int]]:
     spec = ctx.models.get(family)
-    cfg = spec.config_cls()
+    cfg = i2i.config.apply_overrides(spec.config_cls(), CONFIG_OVERRIDES.get(family, ()))
     torch.manual_seed(seed)
     model = spec.build(cfg, ctx).to(device)
     fused = not getattr(knobs, "no_fused", False)
