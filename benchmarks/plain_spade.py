@@ -7,9 +7,11 @@ SynchronizedBatchNorm2d is plain BatchNorm2d on one device — and ``torch.nn.ut
 on the residual blocks), the multi-scale discriminator (num_D 2, n_layers 4, ndf 64,
 spectral norm + instance norm), hinge loss, feature matching x10, TTUR (Adam G 1e-4, D 4e-4,
 betas (0, 0.9)), xavier(0.02) init. No VGG loss (it needs downloaded weights; i2i's benchmark
-runs without them too) and no VAE (the default). ``PlainSPADE.step`` follows the reference
-``Pix2PixTrainer``: a generator step, then a discriminator step that regenerates the fake
-under ``torch.no_grad`` (as ``Pix2PixModel.compute_discriminator_loss`` does).
+runs without them too) and no VAE (the default). ``PlainSPADE.step`` runs a generator step,
+then a discriminator step on the generator step's fake (detached) — the same recipe as i2i's
+plugin, so the benchmark compares implementations, not recipes. ``reuse_fake=False``
+(``--regenerate-fake``) regenerates the fake under ``torch.no_grad`` with the updated generator
+as the reference ``Pix2PixModel.compute_discriminator_loss`` does (one more generator forward).
 
 This file deliberately imports nothing from i2i, only torch and the standard library.
 
@@ -162,7 +164,11 @@ class PlainSPADE:
     """The reference recipe in a few dozen lines; ``step(label_ids, image)`` runs one step."""
 
     def __init__(
-        self, device: torch.device | str = "cpu", seed: int = 0, label_nc: int = 35
+        self,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+        label_nc: int = 35,
+        reuse_fake: bool = True,
     ) -> None:
         torch.manual_seed(seed)
         self.device = torch.device(device)
@@ -174,6 +180,7 @@ class PlainSPADE:
         self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=1e-4, betas=(0.0, 0.9))
         self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=4e-4, betas=(0.0, 0.9))
         self.lambda_feat = 10.0
+        self.reuse_fake = reuse_fake
 
     def amp(self, dtype: torch.dtype | None) -> AbstractContextManager:
         if dtype is None:
@@ -214,8 +221,11 @@ class PlainSPADE:
         # discriminator step
         self.optimizer_D.zero_grad()
         with self.amp(autocast_dtype):
-            with torch.no_grad():
-                fake = self.netG(seg).detach()
+            if self.reuse_fake:
+                fake = fake.detach()
+            else:
+                with torch.no_grad():
+                    fake = self.netG(seg).detach()
             pred_fake, pred_real = self.discriminate(seg, fake, real)
             d_loss = hinge(pred_fake, False, True) + hinge(pred_real, True, True)
         d_loss.backward()
@@ -229,8 +239,9 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--label-nc", type=int, default=35)
+    p.add_argument("--regenerate-fake", action="store_true", help="the reference's D-step order")
     args = p.parse_args()
-    model = PlainSPADE(label_nc=args.label_nc)
+    model = PlainSPADE(label_nc=args.label_nc, reuse_fake=not args.regenerate_fake)
     g = torch.Generator().manual_seed(0)
     label = torch.randint(0, args.label_nc, (1, 1, args.size // 16, args.size // 16), generator=g)
     label = label.repeat_interleave(16, 2).repeat_interleave(16, 3)

@@ -156,7 +156,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="cyclegan")
     p.add_argument("--size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up step)")
+    p.add_argument("--steps", type=int, default=4, help="timed steps (after the warm-up steps)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="untimed warm-up steps of each implementation (allocator and oneDNN caches settle "
+        "over the first steps of large models)",
+    )
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--device", default="cpu")
     p.add_argument(
@@ -184,16 +191,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         baseline = BASELINES[args.model](device)
 
     g = torch.Generator().manual_seed(0)
-    batches = [smooth_batch(keys, args.size, 1, g, device) for _ in range(args.steps + 1)]
+    warmup = max(1, args.warmup)
+    batches = [smooth_batch(keys, args.size, 1, g, device) for _ in range(args.steps + warmup)]
     if args.channels_last:
         batches = [channels_last(b) for b in batches]
     with FlopCounterMode(display=False) as fc:
         step(batches[0], 0)  # warm-up, counted
     flops = fc.get_total_flops()
-    if baseline is not None:
-        baseline(batches[0])
+    for i, b in enumerate(batches[1:warmup], start=1):
+        step(b, i)
+    for b in batches[:warmup]:
+        if baseline is not None:
+            baseline(b)
     ours, theirs = [], []
-    for i, b in enumerate(batches[1:], start=1):
+    for i, b in enumerate(batches[warmup:], start=warmup):
         ours.append(timed(lambda b=b, i=i: step(b, i), device))
         if baseline is not None:
             theirs.append(timed(lambda b=b: baseline(b), device))
@@ -209,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "steps": args.steps,
+        "warmup_steps": warmup,
         "knobs": {
             "compile": args.compile,
             "channels_last": args.channels_last,
