@@ -66,6 +66,9 @@ class ModelSpec:
             model is built; the result is what config.toml and checkpoints record.
         evaluate: ``evaluate(context, loaded, data_root, out_dir) -> dict`` for ``i2i eval``
             (``loaded`` is a :class:`~i2i.training.checkpoint.LoadedModel`), or None.
+        data_params: ``data_params(config) -> {name: value}``: format-specific settings the
+            dataset needs from the model config (e.g. the super-resolution scale and
+            degradations), passed as :attr:`DataOptions.params`; or None.
     """
 
     name: str
@@ -80,6 +83,7 @@ class ModelSpec:
     tiny: tuple[str, ...] = ()
     adapt_config: Callable[[Any, DatasetReport], Any] | None = None
     evaluate: Callable[..., dict[str, Any]] | None = None
+    data_params: Callable[[Any], Mapping[str, Any]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +99,8 @@ class DataOptions:
         strict: Raise on a corrupt image instead of skipping it.
         load_image: ``load_image(path, channels) -> HxWxC float32 array in [0, 1]``
             (the context's image loader; plugins can override it through a hook).
+        params: Format-specific settings from the model (:attr:`ModelSpec.data_params`), e.g.
+            ``{"scale": 4}`` for super-resolution; formats document the keys they read.
     """
 
     split: str = "train"
@@ -104,6 +110,7 @@ class DataOptions:
     flip: bool = True
     strict: bool = False
     load_image: Callable[[Path, int], np.ndarray] | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

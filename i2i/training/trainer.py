@@ -68,6 +68,7 @@ def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") 
         flip=t.flip,
         strict=t.strict,
         load_image=ctx.load_image,
+        params=dict(spec.data_params(run.model)) if spec.data_params else {},
     )
 
 
