@@ -21,6 +21,31 @@ def demo_kinds(ctx: Context) -> dict[str, DatasetFormatSpec]:
     }
 
 
+def _parse_value(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(items: list[str]) -> dict[str, int | float | str]:
+    """``["scale=2", "noise_std=0.05"]`` -> ``{"scale": 2, "noise_std": 0.05}`` (values parse as
+    int, else float, else stay strings).
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty key.
+    """
+    out: dict[str, int | float | str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param expects KEY=VALUE (e.g. --param scale=2), got {item!r}")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
 def register(app: typer.Typer, ctx: Context) -> None:
     ds = typer.Typer(
         help="Check dataset folders and write offline demo datasets.", no_args_is_help=True
@@ -33,6 +58,13 @@ def register(app: typer.Typer, ctx: Context) -> None:
         format: str = typer.Option(..., "--format", "-f", help="dataset format name"),  # noqa: A002
         size: int = typer.Option(0, help="crop size to check images against (0 = any size)"),
         channels: int = typer.Option(3, help="channels to load images as"),
+        param: list[str] = typer.Option(
+            [],
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="format-specific setting, repeatable (e.g. --param scale=2 for --format sr)",
+        ),
     ) -> None:
         """Validate a dataset folder without training (same checks as before training)."""
         spec = ctx.dataset_formats.get(format)
@@ -42,6 +74,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
             load_size=0,
             channels={k: channels for k in spec.keys},
             load_image=ctx.load_image,
+            params=parse_params(param),
         )
         report = spec.validate(root, options)
         counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())

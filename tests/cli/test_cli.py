@@ -120,7 +120,7 @@ def test_errors_are_one_line(runner, app, tmp_path) -> None:
     assert "trainB" in err
     err = one_line_error(invoke(runner, app, "datasets", "check", tmp_path, "-f", "paired_xyz"))
     assert "unknown dataset format 'paired_xyz'; known: aligned, classes, " in err
-    assert "paired_folders, unpaired" in err
+    assert "paired_folders, sr, unpaired" in err
     err = one_line_error(
         invoke(runner, app, "train", "cyclegan", tmp_path, *TINY, "--set", "generator.ngff=1")
     )
