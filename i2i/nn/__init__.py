@@ -69,6 +69,21 @@ from i2i.nn.spade import (
     kl_divergence,
     one_hot_labels,
 )
+from i2i.nn.sr import (
+    PIXEL_LOSSES,
+    RRDB,
+    SR_SCALES,
+    SR_UPSAMPLERS,
+    RelativisticAverageGANLoss,
+    ResidualDenseBlock,
+    RRDBNet,
+    SRResNet,
+    UNetDiscriminator,
+    Upsampler,
+    VGGStyleDiscriminator,
+    charbonnier_loss,
+    pixel_loss,
+)
 from i2i.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
@@ -123,4 +138,18 @@ __all__ = [
     "instance_edges",
     "kl_divergence",
     "one_hot_labels",
+    # super-resolution
+    "PIXEL_LOSSES",
+    "RRDB",
+    "SR_SCALES",
+    "SR_UPSAMPLERS",
+    "RRDBNet",
+    "RelativisticAverageGANLoss",
+    "ResidualDenseBlock",
+    "SRResNet",
+    "UNetDiscriminator",
+    "Upsampler",
+    "VGGStyleDiscriminator",
+    "charbonnier_loss",
+    "pixel_loss",
 ]
