@@ -57,10 +57,21 @@ def _plain_spade(device: torch.device) -> Callable[[dict[str, torch.Tensor]], An
     return lambda batch: model.step(batch["label"], batch["image"])
 
 
+def _plain_srgan(device: torch.device) -> Callable[[dict[str, torch.Tensor]], Any]:
+    from plain_srgan import PlainESRGAN
+
+    model = PlainESRGAN(device=device, seed=0)
+    return lambda batch: model.step(batch["lr"], batch["hr"])
+
+
 #: SPADE benchmarks at Cityscapes' class count (no instance maps, no VGG weights, no VAE).
 SPADE_LABEL_NC = 35
 #: Config overrides a family needs to be built without a dataset.
-CONFIG_OVERRIDES: dict[str, tuple[str, ...]] = {"spade": (f"label_nc={SPADE_LABEL_NC}",)}
+#: (srgan: the GAN stage, the costlier of its two stages.)
+CONFIG_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "spade": (f"label_nc={SPADE_LABEL_NC}",),
+    "srgan": ("pretrain_steps=0",),
+}
 
 
 #: Plain eager baselines of each family's recipe (fp32).
@@ -68,6 +79,7 @@ BASELINES: dict[str, Callable[[torch.device], Callable[[dict[str, torch.Tensor]]
     "cyclegan": _plain_cyclegan,
     "pix2pix": _plain_pix2pix,
     "spade": _plain_spade,
+    "srgan": _plain_srgan,
 }
 
 
@@ -82,11 +94,13 @@ def smooth_batch(
             ids = torch.randint(0, c, (batch, 1, n, n), generator=g)
             out["label"] = ids.repeat_interleave(16, 2).repeat_interleave(16, 3).to(device)
             continue
-        if k in ("dontcare", "instance"):
+        if k in ("dontcare", "instance", "scale") or (k == "lr" and "scale" in keys):
             continue
         x = torch.rand(batch, c, max(2, size // 16), max(2, size // 16), generator=g)
         x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
         out[k] = (x.clamp(0, 1) * 2 - 1).to(device)
+    if "scale" in keys:  # super-resolution: size is the HR crop, LR its area-downscaled copy
+        out["lr"] = F.avg_pool2d(out["hr"], keys["scale"])
     return out
 
 
@@ -114,7 +128,11 @@ def build_step(
         for mods in step.modules.values():
             for m in mods:
                 m.compile()
-    return step, dict(spec.data_channels(cfg))
+    keys = dict(spec.data_channels(cfg))
+    params = dict(spec.data_params(cfg)) if spec.data_params else {}
+    if "scale" in params:
+        keys["scale"] = int(params["scale"])
+    return step, keys
 
 
 def sync(device: torch.device) -> None:
