@@ -112,6 +112,9 @@ class SRGANConfig:
     discriminator: SRDiscriminatorConfig = opt(SRDiscriminatorConfig(), "discriminator")
     loss: SRLossConfig = opt(SRLossConfig(), "losses")
     degradation: SRDegradationConfig = opt(SRDegradationConfig(), "training degradations")
+    rot90: bool = opt(
+        True, "augment training crops with vertical flips and 90-degree rotations (BasicSR)"
+    )
     vgg_weights: str = opt(
         "", "local torchvision VGG19 state-dict file for the perceptual loss (empty = loss off)"
     )
@@ -399,6 +402,7 @@ def _data_params(c: SRGANConfig) -> dict[str, Any]:
         "blur_sigma": d.blur_sigma,
         "noise_std": d.noise_std,
         "jpeg_quality": d.jpeg_quality,
+        "rot90": c.rot90,
     }
 
 

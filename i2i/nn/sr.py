@@ -197,7 +197,7 @@ class ResidualDenseBlock(nn.Module):
         for i, conv in enumerate(self.convs):
             out = conv(torch.cat(feats, 1))
             if i < 4:
-                feats.append(F.leaky_relu(out, 0.2))
+                feats.append(F.leaky_relu(out, 0.2, inplace=True))
         return x + out * 0.2
 
 
@@ -381,7 +381,8 @@ class UNetDiscriminator(nn.Module):
                 f"U-Net discriminator needs N x C x H x W with H and W multiples of 8, got "
                 f"{tuple(x.shape)}; use an HR crop size divisible by 8"
             )
-        act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
+        # in place: the conv outputs are not needed by their backward (saves allocations)
+        act = lambda t: F.leaky_relu(t, 0.2, inplace=True)  # noqa: E731
         x0 = act(self.conv0(x))
         x1 = act(self.conv1(x0))
         x2 = act(self.conv2(x1))

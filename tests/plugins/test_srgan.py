@@ -36,7 +36,7 @@ def test_defaults_are_the_esrgan_recipe(ctx) -> None:
     info = model.inference_info()
     assert (info.inputs, info.scale, info.stride) == (("image",), 4, 1)
     assert SPEC.data_params(c) == {"scale": 4, "blur_sigma": 0.0, "noise_std": 0.0,
-                                   "jpeg_quality": 0}  # fmt: skip
+                                   "jpeg_quality": 0, "rot90": True}  # fmt: skip
 
 
 def test_stages_follow_the_step(ctx) -> None:
