@@ -39,6 +39,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_step.py --model pix2pix --size 256 --steps 4 --precision bf16
 	$(BIN)/python benchmarks/train_step.py --model spade --size 256 --steps 4
 	$(BIN)/python benchmarks/train_step.py --model spade --size 256 --steps 4 --precision bf16
+	$(BIN)/python benchmarks/train_step.py --model srgan --size 128 --steps 4
+	$(BIN)/python benchmarks/train_step.py --model srgan --size 128 --steps 4 --precision bf16
 
 clean:
 	rm -rf $(VENV) demo runs .pytest_cache

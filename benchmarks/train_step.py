@@ -2,6 +2,8 @@
 
     python benchmarks/train_step.py --model cyclegan --size 128 --steps 4 [--precision bf16]
     python benchmarks/train_step.py --model pix2pix --size 256 --steps 4 [--precision bf16]
+    python benchmarks/train_step.py --model spade --size 256 --steps 4 [--precision bf16]
+    python benchmarks/train_step.py --model srgan --size 128 --steps 4 [--precision bf16]
 
 Both run the family's default (paper-recipe) configuration at batch 1 on synthetic smooth images,
 interleaved step by step so machine noise hits both alike; the medians are compared. With
