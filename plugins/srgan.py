@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -305,21 +306,58 @@ class SRGAN(i2i.GANModel):
 
 
 # -- evaluation ---------------------------------------------------------------------------------
+def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
+    from i2i.datasets.image_io import format_file_list
+
+    counts = Counter(p.stem for p in files)
+    dup = sorted(k for k, n in counts.items() if n > 1)
+    if dup:
+        raise i2i.DatasetError(
+            f"several files in '{folder}' share a name without extension: "
+            f"{format_file_list(dup)}; keep one file per name"
+        )
+    return {p.stem: p for p in files}
+
+
 def _eval_pairs(root: Path) -> list[tuple[str, Path, Path | None]]:
-    """``(name, hr_path, lr_path or None)`` for an eval folder: a dataset root (its ``test``
-    split), a split with ``HR/`` + ``LR/``, or a flat folder of HR images."""
-    from i2i.datasets.image_io import list_images
+    """``(name, hr_path, lr_path or None)`` for an eval folder: an ``sr`` dataset root (its
+    ``test/`` split, else ``val/``), a folder with ``HR/`` (+ ``LR/``), or a folder of HR images.
+
+    Raises:
+        ConfigError: ``root`` is not a folder.
+        DatasetError: a dataset root with only ``train/`` (no held-out split), ``LR/`` files
+            without an ``HR/`` partner or the reverse, or two files of one name.
+    """
+    from i2i.datasets.image_io import format_file_list, list_images
 
     root = Path(root)
     if not root.is_dir():
         raise i2i.ConfigError(f"{root} is not a folder; give a folder of HR images")
-    if (root / "test").is_dir():
-        root = root / "test"
-    if (root / "HR").is_dir():
-        hr = {p.stem: p for p in list_images(root / "HR")}
-        lr = {p.stem: p for p in list_images(root / "LR")} if (root / "LR").is_dir() else {}
-        return [(k, hr[k], lr.get(k)) for k in sorted(hr)]
-    return [(p.stem, p, None) for p in list_images(root)]
+    for split in ("test", "val"):
+        if (root / split).is_dir():
+            root = root / split
+            break
+    else:
+        if (root / "train").is_dir() and not (root / "HR").is_dir():
+            raise i2i.DatasetError(
+                f"'{root}' has train/ but no test/ or val/ folder of held-out images; add one, "
+                f"or pass '{root / 'train'}' to evaluate on the training images"
+            )
+    if not (root / "HR").is_dir():
+        return [(p.stem, p, None) for p in list_images(root)]
+    hr = _by_stem(list_images(root / "HR"), root / "HR")
+    if not (root / "LR").is_dir():
+        return [(k, hr[k], None) for k in sorted(hr)]
+    lr = _by_stem(list_images(root / "LR"), root / "LR")
+    only_hr, only_lr = sorted(set(hr) - set(lr)), sorted(set(lr) - set(hr))
+    if only_hr or only_lr:
+        parts = [f"HR/ without LR/: {format_file_list(only_hr)}"] if only_hr else []
+        parts += [f"LR/ without HR/: {format_file_list(only_lr)}"] if only_lr else []
+        raise i2i.DatasetError(
+            f"unmatched names in '{root}' ({'; '.join(parts)}); HR/ and LR/ files pair by name "
+            "without extension — add the partners, or remove LR/ to make LR images by bicubic"
+        )
+    return [(k, hr[k], lr[k]) for k in sorted(hr)]
 
 
 def evaluate(

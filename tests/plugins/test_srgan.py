@@ -104,15 +104,18 @@ def test_vgg_loss_from_a_local_file(demo_data, tiny_run, tmp_path, caplog) -> No
 
 
 def test_short_run_beats_bicubic_and_eval_reports_it(ctx, demo_data, tiny_run, tmp_path) -> None:
-    """600 PSNR-oriented steps of a small SRResNet (x2, 32 px HR crops) on the demo's training
-    images beat bicubic upscaling on its held-back test images (Y-channel PSNR, border crop 2)."""
+    """500 PSNR-oriented steps of a small SRResNet (x2, 32 px HR crops) on the demo's training
+    images beat bicubic upscaling on its held-back test images (Y-channel PSNR, border crop 2).
+
+    Measured on CPU: +1.18 dB with seed 0 (33.61 vs 32.43 dB), +0.97 / +0.68 dB with seeds 1 / 2;
+    an untrained model (the bilinear global skip) is below bicubic."""
     data = demo_data("sr")
     run = tmp_path / "run"
     tiny_run(
-        "srgan", data, run, steps=600, batch_size=8, size=32, log_every=100,
+        "srgan", data, run, steps=500, batch_size=8, size=32, log_every=100,
         overrides=(
             "scale=2", "generator.arch=srresnet", "generator.nf=32", "generator.n_blocks=3",
-            "pretrain_steps=600", "optim.lr=0.0005", "ema_decay=0.99",
+            "pretrain_steps=500", "optim.lr=0.002", "ema_decay=0.99",
         ),
     )  # fmt: skip
     out = tmp_path / "eval"
@@ -120,7 +123,7 @@ def test_short_run_beats_bicubic_and_eval_reports_it(ctx, demo_data, tiny_run, t
     assert res.exit_code == 0, res.output
     report = json.loads((out / "eval.json").read_text())
     assert report["images"] == len(list((Path(data) / "test").glob("*.png")))
-    assert report["psnr_y"] > report["bicubic_psnr_y"] + 0.15, report
+    assert report["psnr_y"] > report["bicubic_psnr_y"] + 0.4, report
     assert report["ssim_y"] > report["bicubic_ssim_y"], report
     rows = list(csv.DictReader((out / "per_image.csv").open()))
     assert rows[-1]["image"] == "mean" and len(rows) == report["images"] + 1
@@ -170,3 +173,32 @@ def test_translate_upscales_any_size_tiled_and_onnx(ctx, demo_data, tiny_run, tm
     export_onnx(ctx, run, onnx_path)
     translate_folder(ctx, onnx_path, src, tmp_path / "onnx", **kw)
     assert np.abs(read_image(tmp_path / "onnx" / "odd.png") - whole).max() < 2e-3
+
+
+def test_eval_folder_layouts(tmp_path) -> None:
+    """``i2i eval``'s data: a dataset root's held-out split, HR/ (+ LR/) matched by name, or a
+    folder of HR images; a root with only train/ and unmatched names are one-line errors."""
+    import numpy as np
+
+    from i2i.datasets.image_io import write_image
+    from i2i.plugins.srgan import _eval_pairs
+
+    img = np.zeros((8, 8, 3), np.float32)
+    for rel in ("ds/train/a.png", "ds/val/b.png", "flat/c.png", "flat/d.jpg", "p/HR/e.png",
+                "p/LR/e.png", "p/HR/f.png", "q/HR/g.png"):  # fmt: skip
+        write_image(tmp_path / rel, img)
+    assert [(n, h.name, lr) for n, h, lr in _eval_pairs(tmp_path / "ds")] == [("b", "b.png", None)]
+    assert [n for n, _, _ in _eval_pairs(tmp_path / "flat")] == ["c", "d"]
+    assert [(n, lr) for n, _, lr in _eval_pairs(tmp_path / "q")] == [("g", None)]  # no LR/
+    with pytest.raises(i2i.DatasetError, match=r"\(HR/ without LR/: f\); HR/ and LR/ files pair"):
+        _eval_pairs(tmp_path / "p")
+    (tmp_path / "p" / "HR" / "f.png").unlink()
+    assert [(n, lr.name) for n, _, lr in _eval_pairs(tmp_path / "p")] == [("e", "e.png")]
+    (tmp_path / "ds" / "val" / "b.png").unlink()
+    (tmp_path / "ds" / "val").rmdir()
+    with pytest.raises(i2i.DatasetError, match="has train/ but no test/ or val/ folder"):
+        _eval_pairs(tmp_path / "ds")
+    write_image(tmp_path / "r" / "HR" / "c.png", img)
+    write_image(tmp_path / "r" / "HR" / "c.jpg", img)
+    with pytest.raises(i2i.DatasetError, match="share a name without extension: c"):
+        _eval_pairs(tmp_path / "r")
