@@ -192,6 +192,30 @@ def _check_out_dir(out: Path, params: str, marker: str = DEMO_MARKER) -> None:
         )
 
 
+def begin_demo(
+    maker: str, out_dir: Path, marker: str, *, seed: int, n_train: int, n_test: int, size: int
+) -> tuple[Path, str]:
+    """The common start of every ``make_*_demo``: check the counts and the output folder.
+
+    Returns ``(out, params)``: the created output folder and the settings line its README must
+    hold under ``marker`` (so a re-run with the same settings may rewrite it in place).
+
+    Raises:
+        ConfigError: a count or the size is out of range (the message names ``maker``).
+        DatasetError: see :func:`_check_out_dir`.
+    """
+    if n_train < 1 or n_test < 0 or size < 16:
+        raise ConfigError(
+            f"{maker} needs n_train >= 1, n_test >= 0 and size >= 16, got "
+            f"n_train={n_train}, n_test={n_test}, size={size}"
+        )
+    out = Path(out_dir)
+    params = f"seed={seed} n_train={n_train} n_test={n_test} size={size}"
+    _check_out_dir(out, params, marker)
+    out.mkdir(parents=True, exist_ok=True)
+    return out, params
+
+
 def make_unpaired_demo(
     out_dir: Path, seed: int = 0, n_train: int = 200, n_test: int = 16, size: int = 64
 ) -> None:
@@ -216,15 +240,10 @@ def make_unpaired_demo(
     Example:
         >>> make_unpaired_demo(Path("data/demo"), seed=0)  # doctest: +SKIP
     """
-    if n_train < 1 or n_test < 0 or size < 16:
-        raise ConfigError(
-            f"make_unpaired_demo needs n_train >= 1, n_test >= 0 and size >= 16, got "
-            f"n_train={n_train}, n_test={n_test}, size={size}"
-        )
-    out = Path(out_dir)
-    params = f"seed={seed} n_train={n_train} n_test={n_test} size={size}"
-    _check_out_dir(out, params)
-    out.mkdir(parents=True, exist_ok=True)
+    out, params = begin_demo(
+        "make_unpaired_demo", out_dir, DEMO_MARKER,
+        seed=seed, n_train=n_train, n_test=n_test, size=size,
+    )  # fmt: skip
     (out / README_NAME).write_text(_readme(seed, n_train, n_test, size))  # marks the folder first
     for k in range(n_train):
         scene_a = _random_scene(_rng(seed, _STREAM_TRAIN_A, k), size)

@@ -66,7 +66,7 @@ from i2i.errors import ConfigError, DatasetError, ImageReadError
 from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
-from .demo import README_NAME, _check_out_dir
+from .demo import README_NAME, begin_demo
 from .image_io import format_file_list, list_images, read_image, write_image
 from .keys import parse_key
 from .paired import _STEM_RULE, _as_hwc, _check_split, match_stems
@@ -840,15 +840,10 @@ def make_sr_demo(
     Example:
         >>> make_sr_demo(Path("data/sr"), seed=0)  # doctest: +SKIP
     """
-    if n_train < 1 or n_test < 0 or size < 16:
-        raise ConfigError(
-            f"make_sr_demo needs n_train >= 1, n_test >= 0 and size >= 16, got "
-            f"n_train={n_train}, n_test={n_test}, size={size}"
-        )
-    out = Path(out_dir)
-    params = f"seed={seed} n_train={n_train} n_test={n_test} size={size}"
-    _check_out_dir(out, params, DEMO_MARKER)
-    out.mkdir(parents=True, exist_ok=True)
+    out, params = begin_demo(
+        "make_sr_demo", out_dir, DEMO_MARKER,
+        seed=seed, n_train=n_train, n_test=n_test, size=size,
+    )  # fmt: skip
     (out / README_NAME).write_text(_demo_readme(params))  # marks the folder first
     for split, count in (("train", n_train), ("test", n_test)):
         (out / split).mkdir(exist_ok=True)
