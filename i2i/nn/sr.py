@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import ConfigError, InputError
-from i2i.nn._checks import check_choice, check_int, checking
+from i2i.nn._checks import check_choice, check_input, check_int, checking
 from i2i.nn.losses import GANLoss
 from i2i.nn.norm import spectral_norm as _spectral_norm
 
@@ -119,13 +119,6 @@ class _ResidualBlockNoBN(nn.Module):
         return x + self.conv2(F.relu(self.conv1(x))) * self.res_scale
 
 
-def _check_image(name: str, x: torch.Tensor, channels: int) -> None:
-    if checking() and (x.ndim != 4 or x.shape[1] != channels):
-        raise InputError(
-            f"{name} expects an N x {channels} x H x W batch, got shape {tuple(x.shape)}"
-        )
-
-
 class SRResNet(nn.Module):
     """SRResNet without batch norm (BasicSR's MSRResNet): ``n_blocks`` residual blocks,
     pixel-shuffle (or nearest) upsampling, two output convs, plus the bilinear upscaled input.
@@ -171,7 +164,7 @@ class SRResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Upscale ``x`` by :attr:`scale`."""
-        _check_image("SRResNet", x, self.in_channels)
+        check_input(x, self.in_channels, what="SRResNet")
         feat = F.leaky_relu(self.conv_first(x), 0.1)
         out = self.upsample(self.body(feat))
         out = self.conv_last(F.leaky_relu(self.conv_hr(out), 0.1))
@@ -263,7 +256,7 @@ class RRDBNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Upscale ``x`` by :attr:`scale`."""
-        _check_image("RRDBNet", x, self.in_channels)
+        check_input(x, self.in_channels, what="RRDBNet")
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))
         out = self.upsample(feat)

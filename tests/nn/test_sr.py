@@ -68,7 +68,7 @@ def test_srresnet_global_skip_is_bilinear_upscale() -> None:
 def test_bad_scale_and_input() -> None:
     with pytest.raises(ConfigError, match="scale must be one of"):
         RRDBNet(scale=5)
-    with pytest.raises(InputError, match="N x 3 x H x W"):
+    with pytest.raises(InputError, match=r"expects \(N, 3, H, W\) input"):
         SRResNet(3, 3, nf=4, n_blocks=1)(torch.zeros(1, 1, 8, 8))
 
 
