@@ -42,6 +42,8 @@ from i2i.nn.losses import (
 from i2i.nn.norm import (
     NORM_LAYERS,
     PerImageBatchNorm,
+    SpectralNorm,
+    add_spectral_norm,
     disable_dropout,
     norm_layer,
     per_image_batch_norm,
@@ -114,6 +116,8 @@ __all__ = [
     "VGGPerceptualLoss",
     "VanillaGANLoss",
     "WGANLoss",
+    "SpectralNorm",
+    "add_spectral_norm",
     "disable_dropout",
     "flatten_predictions",
     "gradient_penalty",

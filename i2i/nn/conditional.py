@@ -29,10 +29,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
 
 from i2i.errors import ConfigError, InputError
 from i2i.nn._checks import check_int, checking
+from i2i.nn.norm import add_spectral_norm
 from i2i.nn.norm import spectral_norm as _spectral_norm
 
 
@@ -472,7 +472,7 @@ class ProjectionDiscriminator(nn.Module):
         self.classifier = nn.Linear(c, num_classes) if aux_classifier else None
         _spectral_norm(self, spectral_norm)
         if spectral_norm and self.embed is not None:
-            _torch_spectral_norm(self.embed)
+            add_spectral_norm(self.embed)
 
     def forward(
         self, x: torch.Tensor, y: torch.Tensor

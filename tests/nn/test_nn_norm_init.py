@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from pathlib import Path
 
@@ -8,9 +9,19 @@ import pytest
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
 
 from i2i.errors import ConfigError
-from i2i.nn import INIT_KINDS, NORM_LAYERS, init_weights, norm_layer, spectral_norm, uses_bias
+from i2i.nn import (
+    INIT_KINDS,
+    NORM_LAYERS,
+    SpectralNorm,
+    add_spectral_norm,
+    init_weights,
+    norm_layer,
+    spectral_norm,
+    uses_bias,
+)
 
 
 def test_norm_layers() -> None:
@@ -142,3 +153,70 @@ def test_nn_imports_only_torch_and_core() -> None:
                         path.name,
                         name,
                     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.Conv2d(6, 10, 3),
+        lambda: nn.ConvTranspose2d(6, 10, 4),  # output dimension 1
+        lambda: nn.Linear(5, 7),
+        lambda: nn.Embedding(4, 6),
+    ],
+)
+def test_spectral_norm_matches_torch_parametrization(make) -> None:
+    """Same weights, gradients, power-iteration vectors and state-dict keys as torch's."""
+    torch.manual_seed(0)
+    ours = make()
+    ref = copy.deepcopy(ours)
+    torch.manual_seed(1)
+    add_spectral_norm(ours)
+    torch.manual_seed(1)
+    torch_spectral_norm(ref)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    assert isinstance(ours.parametrizations.weight[0], SpectralNorm)
+    for train in (True, True, False, True):
+        ours.train(train)
+        ref.train(train)
+        w, w_ref = ours.weight, ref.weight
+        torch.testing.assert_close(w, w_ref, rtol=1e-5, atol=1e-6)
+        g = torch.randn_like(w)
+        (w * g).sum().backward()
+        (w_ref * g).sum().backward()
+        grad = ours.parametrizations.weight.original.grad
+        grad_ref = ref.parametrizations.weight.original.grad
+        torch.testing.assert_close(grad, grad_ref, rtol=1e-4, atol=1e-6)
+        for key in ("_u", "_v"):
+            torch.testing.assert_close(
+                getattr(ours.parametrizations.weight[0], key),
+                getattr(ref.parametrizations.weight[0], key),
+            )
+        ours.zero_grad()
+        ref.zero_grad()
+    # checkpoints of either load into the other
+    ref.load_state_dict(ours.state_dict())
+    ours.load_state_dict(ref.state_dict())
+
+
+def test_spectral_norm_weight_has_unit_norm_and_gradients_check() -> None:
+    torch.manual_seed(0)
+    conv = add_spectral_norm(nn.Conv2d(4, 8, 3).double())
+    for _ in range(30):  # power iteration converges over training forwards
+        _ = conv.weight
+    sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+    assert sigma.item() == pytest.approx(1.0, abs=1e-3)
+    conv.eval()  # frozen u, v: a deterministic function of the weight
+    sn = conv.parametrizations.weight[0]
+    w = conv.parametrizations.weight.original.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(sn, (w,))  # the fused backward
+    assert torch.autograd.gradgradcheck(sn, (w,))  # the differentiable path (create_graph)
+    deconv = add_spectral_norm(nn.ConvTranspose2d(3, 5, 4).double()).eval()
+    w = deconv.parametrizations.weight.original.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(deconv.parametrizations.weight[0], (w,))
+
+
+def test_spectral_norm_bad_arguments() -> None:
+    with pytest.raises(ConfigError, match="no parameter 'kernel'"):
+        add_spectral_norm(nn.Conv2d(2, 2, 3), name="kernel")
+    with pytest.raises(ConfigError, match="n_power_iterations >= 1"):
+        add_spectral_norm(nn.Conv2d(2, 2, 3), n_power_iterations=0)
