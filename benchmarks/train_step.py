@@ -196,12 +196,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument("--no-fused", action="store_true", help="plain (not fused) Adam")
+    p.add_argument(
+        "--no-allocator-tuning",
+        action="store_true",
+        help="leave glibc malloc at its defaults (i2i's trainer tunes it on CPU; see "
+        "i2i.training.runtime.tune_cpu_allocator); applies to both implementations",
+    )
     args = p.parse_args(argv)
 
     ctx = i2i.load_context()
     device = runtime.resolve_device(args.device)
     dtype = runtime.check_precision(args.precision, device)
-    runtime.configure_torch(device)
+    tuned = runtime.configure_torch(device, cpu_allocator=not args.no_allocator_tuning)
     step, keys = build_step(ctx, args.model, device, dtype, knobs=args)
     baseline = None
     if not args.no_baseline:
@@ -245,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "compile": args.compile,
             "channels_last": args.channels_last,
             "fused_adam": not args.no_fused,
+            "cpu_allocator_tuned": tuned,
         },  # fmt: skip
         "sec_per_iter": round(sec, 4),
         "baseline_sec_per_iter": round(statistics.median(theirs), 4) if theirs else None,

@@ -122,6 +122,11 @@ class TrainConfig:
     sync_bn: bool = opt(False, "distributed runs: synchronize batch-norm statistics across ranks")
     compile: bool = opt(False, "torch.compile the networks (slow start, faster steps on GPU)")
     cudnn_benchmark: bool = opt(True, "CUDA: let cuDNN pick the fastest kernels (and TF32)")
+    cpu_allocator_tuning: bool = opt(
+        True,
+        "CPU on Linux: glibc malloc keeps freed memory for reuse (no page-fault churn per step; "
+        "memory stays at its peak)",
+    )
     pin_memory: bool = opt(True, "CUDA: pinned host memory and non-blocking copies")
     fused_optimizer: bool = opt(True, "fused Adam kernels on CPU and CUDA")
     grad_clip: float = opt(0.0, "clip gradient norm per network group (0 = off)")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import platform
 import random
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -84,10 +88,62 @@ def make_grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.a
     return torch.amp.GradScaler(device.type if device.type != "mps" else "cpu", enabled=enabled)
 
 
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
+
+
+def tune_cpu_allocator() -> bool:
+    """Make glibc malloc keep freed memory for reuse instead of handing it back to the kernel.
+
+    By default glibc serves blocks above a (dynamic, at most 32 MiB) threshold with fresh
+    ``mmap`` regions and returns freed heap tops to the kernel, so a CPU training step whose
+    activations are freed at every backward faults its memory in again, page by page, at the
+    next forward: measured on the SPADE benchmark, 0.1-1.5 million page faults and up to 5 s of
+    kernel time per step until the pattern settles. This keeps big blocks on the heap
+    (``M_MMAP_MAX = 0``) and stops trimming below 2 GiB (``M_TRIM_THRESHOLD``), which is what
+    jemalloc / tcmalloc (the allocators PyTorch CPU tuning guides recommend) do by design. The
+    price: the process keeps its peak memory until it exits, right for a training process.
+
+    Returns:
+        Whether the settings were applied (only with glibc on Linux; elsewhere nothing changes).
+    """
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all(
+        mallopt(param, value) == 1
+        for param, value in (
+            (_M_MMAP_THRESHOLD, 32 * 1024 * 1024),
+            (_M_TRIM_THRESHOLD, 2**31 - 1),
+            (_M_MMAP_MAX, 0),
+        )
+    )
+
+
 def configure_torch(
-    device: torch.device, *, deterministic: bool = False, cudnn_benchmark: bool = True
-) -> None:
-    """Process-wide torch settings for training and inference on ``device``."""
+    device: torch.device,
+    *,
+    deterministic: bool = False,
+    cudnn_benchmark: bool = True,
+    cpu_allocator: bool = False,
+) -> bool:
+    """Process-wide torch settings for training and inference on ``device``.
+
+    Args:
+        device: Where the networks run.
+        deterministic: ``torch.use_deterministic_algorithms`` (warn-only).
+        cudnn_benchmark: CUDA: cuDNN autotuning and TF32.
+        cpu_allocator: CPU: :func:`tune_cpu_allocator` (training; not for short-lived tools).
+
+    Returns:
+        Whether the CPU allocator was tuned.
+    """
+    tuned = device.type == "cpu" and cpu_allocator and tune_cpu_allocator()
     if device.type == "cuda":
         fast = cudnn_benchmark and not deterministic
         torch.backends.cudnn.benchmark = fast
@@ -95,6 +151,7 @@ def configure_torch(
         torch.backends.cudnn.allow_tf32 = fast
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    return tuned
 
 
 def seed_everything(seed: int) -> None:

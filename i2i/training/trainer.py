@@ -276,7 +276,15 @@ class Trainer:
             DatasetError: the dataset failed validation.
         """
         t = self.cfg.train
-        runtime.configure_torch(self.device, cudnn_benchmark=t.cudnn_benchmark)
+        if runtime.configure_torch(
+            self.device,
+            cudnn_benchmark=t.cudnn_benchmark,
+            cpu_allocator=t.cpu_allocator_tuning,
+        ):
+            log.info(
+                "CPU allocator: freed memory is kept for reuse (no page-fault churn; "
+                "--set train.cpu_allocator_tuning=false to turn off)"
+            )
         runtime.seed_everything(t.seed + self.rank)
         dataset = self._build_data()
         total, spe = self.total_steps(len(dataset))
