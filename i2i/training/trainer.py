@@ -276,15 +276,7 @@ class Trainer:
             DatasetError: the dataset failed validation.
         """
         t = self.cfg.train
-        if runtime.configure_torch(
-            self.device,
-            cudnn_benchmark=t.cudnn_benchmark,
-            cpu_allocator=t.cpu_allocator_tuning,
-        ):
-            log.info(
-                "CPU allocator: freed memory is kept for reuse (no page-fault churn; "
-                "--set train.cpu_allocator_tuning=false to turn off)"
-            )
+        runtime.configure_torch(self.device, cudnn_benchmark=t.cudnn_benchmark)
         runtime.seed_everything(t.seed + self.rank)
         dataset = self._build_data()
         total, spe = self.total_steps(len(dataset))
@@ -317,6 +309,12 @@ class Trainer:
             stepper.group_context = self.ddp.only
         if start >= total:
             log.info("run already complete at step %d of %d", start, total)
+        # once everything that can refuse the run has run: errors stay one line
+        elif t.cpu_allocator_tuning and self.device.type == "cpu" and runtime.tune_cpu_allocator():
+            log.info(
+                "CPU allocator: freed memory is kept for reuse (no page-fault churn; "
+                "--set train.cpu_allocator_tuning=false to turn off)"
+            )
         self.step = start
         info = RunInfo(
             run_dir=self.run_dir,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -102,12 +104,21 @@ def test_train_translate_resume_flow(runner, app, demo_data, tmp_path) -> None:
     assert "does not exist" in err
 
 
-def test_resume_without_a_run_starts_one(runner, app, demo_data, tmp_path) -> None:
+def test_resume_without_a_run_starts_one(runner, app, demo_data, tmp_path, caplog) -> None:
     run = tmp_path / "run"
+    caplog.set_level(logging.INFO, logger="i2i.training.trainer")
     r = invoke(runner, app, "train", "cyclegan", demo_data("unpaired"), "--out", run,
                "--steps", "1", "--resume", *TINY)  # fmt: skip
     assert r.exit_code == 0, r.output
     assert (run / "checkpoints" / "step_0000001").is_dir()
+    # CPU training tunes glibc malloc (on by default) and says so in the run log
+    if sys.platform == "linux" and platform.libc_ver()[0] == "glibc":
+        assert "CPU allocator: freed memory is kept for reuse" in caplog.text
+    caplog.clear()
+    r = invoke(runner, app, "train", "cyclegan", demo_data("unpaired"), "--out", tmp_path / "r2",
+               "--steps", "1", *TINY, "--set", "train.cpu_allocator_tuning=false")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "CPU allocator" not in caplog.text
 
 
 def test_errors_are_one_line(runner, app, tmp_path) -> None:
