@@ -96,7 +96,7 @@ def smooth_batch(
             ids = torch.randint(0, c, (batch, 1, n, n), generator=g)
             out["label"] = ids.repeat_interleave(16, 2).repeat_interleave(16, 3).to(device)
             continue
-        if k in ("dontcare", "instance", "scale") or (k == "lr" and "scale" in keys):
+        if k in ("label", "scale") or (k == "lr" and "scale" in keys):
             continue
         x = torch.rand(batch, c, max(2, size // 16), max(2, size // 16), generator=g)
         x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
@@ -132,8 +132,10 @@ def build_step(
                 m.compile()
     keys = dict(spec.data_channels(cfg))
     params = dict(spec.data_params(cfg)) if spec.data_params else {}
-    if "scale" in params:
-        keys["scale"] = int(params["scale"])
+    # format settings the synthetic batches need: the SR scale, the class count of label maps
+    for name in ("scale", "label_nc"):
+        if name in params:
+            keys[name] = int(params[name])
     return step, keys
 
 

@@ -18,11 +18,13 @@ give their values / palette indices directly; RGB(A) label maps are mapped colou
 ``palette.txt`` (one class per line: ``ID R G B [NAME]``, ``#`` starts a comment). Greyscale
 images saved as RGB (R == G == B everywhere) are read as their grey values.
 
-What the format needs to know comes from ``DataOptions.channels`` (the SPADE family fills it
-from its config): ``"image"`` image channels (3), ``"label_nc"`` the class count (0 = from the
-data: the palette's ids, else the largest id + 1), ``"dontcare"`` an id to ignore (-1 = none;
-e.g. 255), and ``"instance"`` (> 0: load ``instances/``, which must exist; 0: ignore them;
-absent, as for ``i2i datasets check``: validate ``instances/`` when the folder exists).
+``DataOptions.channels["image"]`` is the image channel count (3). The label settings are
+``DataOptions.params`` (the SPADE family fills them from its config through
+``ModelSpec.data_params``; ``i2i datasets check --format labelmap --param label_nc=35`` sets them
+for a check): ``label_nc`` the class count (0 or absent = from the data: the palette's ids, else
+the largest id + 1), ``dontcare`` an id to ignore (-1 or absent = none; e.g. 255), and
+``instance`` (> 0: load ``instances/``, which must exist; 0: ignore them; absent: validate
+``instances/`` when the folder exists). Other keys are errors.
 
 Validation (:func:`validate_labelmap`) reads every label map before training and reports, one
 line per problem, naming up to 5 files: label ids outside ``[0, label_nc)`` other than the
@@ -37,7 +39,7 @@ requested), "image_path", "label_path", "skipped"}``; dontcare ids are kept as t
 model maps them).
 
 Example:
-    >>> opts = DataOptions(size=64, load_size=72, channels={"image": 3, "label_nc": 0})
+    >>> opts = DataOptions(size=64, load_size=72, channels={"image": 3}, params={"dontcare": 255})
     >>> report = validate_labelmap(Path("data/scenes"), opts)  # doctest: +SKIP
     >>> report.classes  # doctest: +SKIP
     ['sky', 'grass', 'water', 'road', 'building', 'tree']
@@ -57,7 +59,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from i2i.errors import DatasetError, ImageReadError
+from i2i.errors import ConfigError, DatasetError, ImageReadError
 from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
@@ -247,9 +249,13 @@ def find_palette(root: Path) -> Palette | None:
 # -- options -----------------------------------------------------------------------------------
 
 
+#: The ``DataOptions.params`` keys the format reads.
+PARAM_KEYS: tuple[str, ...] = ("label_nc", "dontcare", "instance")
+
+
 @dataclasses.dataclass(frozen=True)
 class LabelOptions:
-    """The label settings carried in ``DataOptions.channels`` (see the module docstring)."""
+    """The label settings carried in ``DataOptions.params`` (see the module docstring)."""
 
     image_channels: int = 3
     label_nc: int = 0
@@ -258,17 +264,35 @@ class LabelOptions:
 
     @classmethod
     def from_data_options(cls, options: DataOptions, root: Path | None = None) -> LabelOptions:
-        """Read them from ``options.channels`` (``root``: where to look for ``instances/`` when
-        the ``"instance"`` key is absent)."""
-        ch = options.channels
-        if "instance" in ch:
-            instances = int(ch["instance"]) > 0
+        """Read them from ``options`` (``root``: where to look for ``instances/`` when the
+        ``"instance"`` key is absent).
+
+        Raises:
+            ConfigError: an unknown key or a value that is not an integer.
+        """
+        params = dict(options.params)
+        unknown = sorted(set(params) - set(PARAM_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"unknown labelmap dataset param(s) {', '.join(unknown)}; known: label_nc "
+                "(default 0: from the data), dontcare (default -1: none), instance (1 / 0; "
+                "default: use instances/ when it exists)"
+            )
+        values: dict[str, int] = {}
+        for key, default in (("label_nc", 0), ("dontcare", -1), ("instance", 0)):
+            value = params.get(key, default)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or (isinstance(value, float) and not value.is_integer()):
+                raise ConfigError(f"labelmap dataset param {key} must be an integer, got {value!r}")
+            values[key] = int(value)
+        if "instance" in params:
+            instances = values["instance"] > 0
         else:
             instances = root is not None and (Path(root) / options.split / INSTANCES).is_dir()
         return cls(
-            image_channels=int(ch.get("image", 3)),
-            label_nc=int(ch.get("label_nc", 0)),
-            dontcare=int(ch.get("dontcare", -1)),
+            image_channels=int(options.channels.get("image", 3)),
+            label_nc=values["label_nc"],
+            dontcare=values["dontcare"],
             instances=instances,
         )
 
@@ -393,8 +417,8 @@ def validate_labelmap(root: Path, options: DataOptions) -> DatasetReport:
 
     Args:
         root: Dataset folder.
-        options: Split, sizes and the label settings in ``options.channels`` (see the module
-            docstring).
+        options: Split, sizes, image channels and the label settings in ``options.params``
+            (see the module docstring).
 
     Returns:
         A report with the sample count of each split found and ``classes`` = the class names

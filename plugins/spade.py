@@ -378,12 +378,12 @@ class SPADE(i2i.GANModel):
 
 
 def _channels(c: SPADEConfig) -> dict[str, int]:
-    return {
-        "image": c.output_nc,
-        "label_nc": c.label_nc,
-        "dontcare": c.dontcare,
-        "instance": int(c.use_instances),
-    }
+    return {"image": c.output_nc, "label": 1}
+
+
+def _params(c: SPADEConfig) -> dict[str, int]:
+    """The ``labelmap`` format's settings (``DataOptions.params``)."""
+    return {"label_nc": c.label_nc, "dontcare": c.dontcare, "instance": int(c.use_instances)}
 
 
 def _adapt(config: SPADEConfig, report: i2i.DatasetReport) -> SPADEConfig:
@@ -401,6 +401,7 @@ SPEC = ModelSpec(
     dataset_format="labelmap",
     batch_keys=("image", "label"),
     data_channels=_channels,
+    data_params=_params,
     directions=("AtoB", "style"),
     default_train={"epochs": 50, "size": 256, "load_size": 286, "batch_size": 1},
     tiny=(

@@ -17,15 +17,15 @@ from i2i.datasets.labelmap import (
     validate_labelmap,
     write_palette,
 )
-from i2i.errors import DatasetError
+from i2i.errors import ConfigError, DatasetError
 from i2i.specs import DataOptions
 
 
 def _opts(label_nc: int = 0, dontcare: int = -1, instance: bool = False, **kw) -> DataOptions:
-    channels = {"image": 3, "label_nc": label_nc, "dontcare": dontcare, "instance": int(instance)}
+    params = {"label_nc": label_nc, "dontcare": dontcare, "instance": int(instance)}
     kw.setdefault("size", 16)
     kw.setdefault("load_size", 20)
-    return DataOptions(channels=channels, **kw)
+    return DataOptions(channels={"image": 3}, params=params, **kw)
 
 
 def _save_ids(path: Path, ids: np.ndarray) -> Path:
@@ -214,3 +214,16 @@ def test_demo_is_valid_and_has_class_statistics(tmp_path: Path) -> None:
     assert means[0][2] > means[0][0] + 0.3  # sky is blue
     assert means[1][1] > means[1][0] + 0.2  # grass is green
     assert means[4][0] > means[4][2]  # brick buildings are red-brown
+
+
+def test_label_settings_come_from_params(tmp_path: Path) -> None:
+    root = _dataset(tmp_path / "ds", classes=4)
+    # absent settings: classes from the data, no dontcare, instances/ only if present
+    opts = DataOptions(size=16, load_size=20, channels={"image": 3})
+    assert validate_labelmap(root, opts).classes == ["0", "1", "2", "3"]
+    with pytest.raises(ConfigError, match="unknown labelmap dataset param.* label_nc_x; known: "):
+        validate_labelmap(root, DataOptions(size=16, params={"label_nc_x": 4}))
+    with pytest.raises(ConfigError, match="param dontcare must be an integer, got 'x'"):
+        validate_labelmap(root, DataOptions(size=16, params={"dontcare": "x"}))
+    with pytest.raises(ConfigError, match="param label_nc must be an integer, got True"):
+        validate_labelmap(root, DataOptions(size=16, params={"label_nc": True}))

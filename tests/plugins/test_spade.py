@@ -261,7 +261,9 @@ def test_config_errors_and_adapt(ctx) -> None:
     report = i2i.DatasetReport(root=Path("."), format="labelmap", classes=list(DEMO_CLASSES))
     assert spec.adapt_config(cfg, report).label_nc == C
     assert spec.adapt_config(dataclasses.replace(cfg, label_nc=9), report).label_nc == 9
-    assert spec.data_channels(dataclasses.replace(cfg, use_instances=True))["instance"] == 1
+    assert spec.data_channels(cfg) == {"image": 3, "label": 1}
+    with_inst = dataclasses.replace(cfg, use_instances=True, dontcare=255)
+    assert spec.data_params(with_inst) == {"label_nc": cfg.label_nc, "dontcare": 255, "instance": 1}
     d = dataclasses.replace(cfg, label_nc=4)
     model = spec.build(d, ctx)
     assert [g.name for g in model.optimizer_groups()] == ["G", "D"]
@@ -327,6 +329,13 @@ def test_cli_demo_check_train_translate_export(ctx, tmp_path) -> None:
     Image.fromarray(np.full((64, 64), 40, np.uint8)).save(data / "train" / "labels" / "0007.png")
     r = run("datasets", "check", data, "--format", "labelmap")  # 6 classes from palette.txt
     assert r.exit_code == 1 and "train/labels/0007.png (ids 40)" in r.output
+    # the family's label settings work for a check too
+    r = run("datasets", "check", data, "--format", "labelmap", "--param", "dontcare=40")
+    assert r.exit_code == 0, r.output
+    r = run("datasets", "check", data, "--format", "labelmap", "--param", "label_nc=41")
+    assert r.exit_code == 0, r.output  # 41 classes, 6 of them named by the palette
+    r = run("datasets", "check", data, "--format", "labelmap", "--param", "label_nc=40")
+    assert r.exit_code == 1 and "ids outside [0, 40)" in r.output
     r = run(
         "train", "spade", data, "--out", tmp_path / "run2", "--steps", "1", "--size", "32",
         "--device", "cpu", "--no-progress", "--set", "label_nc=6", *tiny,
