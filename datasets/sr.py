@@ -476,9 +476,17 @@ def validate_sr(root: Path, options: DataOptions) -> DatasetReport:
     ]
     if small:
         what = f"the crop size {need}x{need}" if options.size else f"the scale {p.scale}"
+        smallest = min(min(sizes[hr]) for hr, _ in lay.pairs if hr in sizes)
+        fits = smallest // p.scale * p.scale  # the largest crop (a multiple of scale) that fits
+        fix = (
+            f"train with --size {fits} (the largest multiple of the scale {p.scale} that every "
+            "image fits) or remove them"
+            if options.size and fits >= p.scale
+            else "remove them"
+        )
         problems.append(
             f"{len(small)} HR image(s) in '{lay.folder}' are smaller than {what}: "
-            f"{format_file_list(small)}; lower the crop size or remove them"
+            f"{format_file_list(small)}; {fix}"
         )
     if lay.paired:
         mismatch = []

@@ -181,6 +181,7 @@ def test_validate_flat_and_errors(tmp_path: Path) -> None:
     write_image(root / "train" / "tiny.png", _pattern(20, 24, 9))
     msg = _error(validate_sr, root, opts(4, size=32))
     assert "train/tiny.png (24x20)" in msg and "smaller than the crop size 32x32" in msg
+    assert "train with --size 20 (the largest multiple of the scale 4" in msg  # 20 fits 24x20
     assert "img0" not in msg
     msg = _error(validate_sr, tmp_path / "nope", opts())
     assert "does not exist" in msg and "demo --kind sr" in msg
@@ -281,3 +282,4 @@ def test_cli_demo_and_check(ctx, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "use 63 or 66" in r.output, r.output
     r = invoke("datasets", "check", out, "-f", "sr", "-p", "scale=4", "--size", "128")
     assert r.exit_code == 1 and "smaller than the crop size 128x128" in r.output, r.output
+    assert "train with --size 96" in r.output
