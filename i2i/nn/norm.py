@@ -143,13 +143,8 @@ class _ScaleBySigma(torch.autograd.Function):
         inv = 1.0 / sigma
         dot = torch.vdot(grad.reshape(-1), weight.reshape(-1).to(grad.dtype))
         if ctx.dim == 0 and grad.is_contiguous() and not torch.is_grad_enabled():
-            rows = grad.reshape(u.numel(), -1)
-            if grad.device.type == "cpu":  # one pass; reading the scalars costs nothing here
-                inv_f = float(inv)
-                mat = torch.addr(rows, u, v, beta=inv_f, alpha=-float(dot) * inv_f * inv_f)
-            else:  # no host sync on accelerators
-                mat = torch.addr(rows, u * (-dot * inv), v).mul_(inv)
-            return mat.view_as(grad), None, None, None, None
+            mat = _fused_rank1(grad, u, v, inv, dot, host_scalars=grad.device.type == "cpu")
+            return mat, None, None, None, None
         # double backward or other layouts: the same formula, out of place and differentiable
         # (sigma recomputed from the weight so that its dependence on W is part of the graph)
         perm = [ctx.dim, *(d for d in range(grad.ndim) if d != ctx.dim)]
@@ -158,6 +153,28 @@ class _ScaleBySigma(torch.autograd.Function):
             inv = 1.0 / torch.vdot(u, torch.mv(weight.permute(*perm).flatten(1), v))
         rank1 = torch.outer(u, v).view(shape).permute(*_inverse(perm))
         return (grad - rank1 * (dot * inv)) * inv, None, None, None, None
+
+
+def _fused_rank1(
+    grad: torch.Tensor,
+    u: torch.Tensor,
+    v: torch.Tensor,
+    inv: torch.Tensor,
+    dot: torch.Tensor,
+    host_scalars: bool,
+) -> torch.Tensor:
+    """``grad * inv - (dot * inv^2) * outer(u, v)`` for a contiguous output-first ``grad``.
+
+    ``host_scalars``: read ``inv`` and ``dot`` on the host and do it in one pass (CPU, where that
+    costs nothing); else two passes with no host synchronization (accelerators).
+    """
+    rows = grad.reshape(u.numel(), -1)
+    if host_scalars:
+        inv_f = float(inv)
+        mat = torch.addr(rows, u, v, beta=inv_f, alpha=-float(dot) * inv_f * inv_f)
+    else:
+        mat = torch.addr(rows, u * (-dot * inv), v).mul_(inv)
+    return mat.view_as(grad)
 
 
 def _inverse(perm: list[int]) -> list[int]:

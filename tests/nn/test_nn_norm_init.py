@@ -220,3 +220,21 @@ def test_spectral_norm_bad_arguments() -> None:
         add_spectral_norm(nn.Conv2d(2, 2, 3), name="kernel")
     with pytest.raises(ConfigError, match="n_power_iterations >= 1"):
         add_spectral_norm(nn.Conv2d(2, 2, 3), n_power_iterations=0)
+
+
+@pytest.mark.parametrize("host_scalars", [True, False])
+def test_spectral_norm_fused_gradient_both_variants(host_scalars: bool) -> None:
+    """The CPU (host scalars, one pass) and the accelerator (no host sync) forms of the fused
+    backward both equal autograd's gradient of ``W / (u^T W v)``."""
+    from i2i.nn.norm import _fused_rank1
+
+    torch.manual_seed(0)
+    w = torch.randn(6, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+    u = torch.nn.functional.normalize(torch.randn(6, dtype=torch.float64), dim=0)
+    v = torch.nn.functional.normalize(torch.randn(36, dtype=torch.float64), dim=0)
+    g = torch.randn(6, 4, 3, 3, dtype=torch.float64)
+    sigma = torch.vdot(u, torch.mv(w.flatten(1), v))
+    (expected,) = torch.autograd.grad(w / sigma, w, g)
+    with torch.no_grad():
+        got = _fused_rank1(g, u, v, 1.0 / sigma, torch.vdot(g.flatten(), w.flatten()), host_scalars)
+    torch.testing.assert_close(got, expected)
