@@ -374,7 +374,13 @@ class TorchEngine(Engine):
                 f"'{loaded.spec.name}' takes inputs {info.inputs}; translation needs image or "
                 "label-map inputs"
             )
-        return cls(model.inference_module(direction), info, dev, precision, max_pixels=max_pixels)
+        # fold spectral norm (any parametrization) into plain weights once: the same outputs, no
+        # weight normalization per image (SPADE at 256 px on CPU: 1.31 -> 1.24 s per image)
+        from i2i.export.onnx import prepare_for_export
+
+        module = prepare_for_export(model.inference_module(direction))
+        del loaded, model
+        return cls(module, info, dev, precision, max_pixels=max_pixels)
 
     def run(self, x: np.ndarray, *extras: np.ndarray) -> np.ndarray:
         try:

@@ -276,3 +276,21 @@ def test_translate_folder_with_onnx(ctx, cyclegan_run, cyclegan_onnx, tmp_path) 
         a = read_image(tmp_path / "onnx" / rel)
         b = read_image(tmp_path / "torch" / rel)
         assert a.shape == b.shape and np.abs(a - b).max() <= 1 / 255 + 1e-6
+
+
+def test_torch_engine_folds_spectral_norm_with_the_same_outputs(ctx, demo_data, tiny_run, tmp_path):
+    """A SPADE checkpoint (spectral norm in its residual blocks): the engine's module has plain
+    weights (normalized once at load) and translates exactly like the model's own module."""
+    from torch.nn.utils import parametrize
+
+    tiny_run("spade", demo_data("labelmap"), tmp_path / "run", steps=2)
+    engine = TorchEngine.from_checkpoint(ctx, tmp_path / "run", device="cpu")
+    assert not any(parametrize.is_parametrized(m) for m in engine.module.modules())
+    model = load_model(ctx, tmp_path / "run", torch.device("cpu")).model.eval()
+    reference = model.inference_module(None)
+    assert any(parametrize.is_parametrized(m) for m in reference.modules())
+    rng = np.random.default_rng(0)
+    label = np.kron(rng.integers(0, 6, (1, 1, 4, 4)), np.ones((1, 1, 8, 8), np.int64))
+    with torch.inference_mode():
+        expected = reference(torch.from_numpy(label)).numpy()
+    np.testing.assert_allclose(engine(label), expected, atol=1e-5)
