@@ -143,7 +143,9 @@ class _ScaleBySigma(torch.autograd.Function):
         inv = 1.0 / sigma
         dot = torch.vdot(grad.reshape(-1), weight.reshape(-1).to(grad.dtype))
         if ctx.dim == 0 and grad.is_contiguous() and not torch.is_grad_enabled():
-            mat = _fused_rank1(grad, u, v, inv, dot, host_scalars=grad.device.type == "cpu")
+            # host scalars: CPU eager only (under torch.compile they would break the graph)
+            host = grad.device.type == "cpu" and not torch.compiler.is_compiling()
+            mat = _fused_rank1(grad, u, v, inv, dot, host_scalars=host)
             return mat, None, None, None, None
         # double backward or other layouts: the same formula, out of place and differentiable
         # (sigma recomputed from the weight so that its dependence on W is part of the graph)
