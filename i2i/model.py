@@ -58,6 +58,12 @@ class GANModel(nn.Module):
         """Groups optimized at ``step`` (0-based), in order. Default: every group."""
         return tuple(g.name for g in self.optimizer_groups())
 
+    def lr_scale(self, group: str, step: int) -> float:
+        """Factor on ``group``'s base learning rate at 0-based ``step`` (e.g. a different LR in
+        a warm-up stage); the LR schedule's factor multiplies it. Must be a pure function of
+        the step (resume). Default: 1."""
+        return 1.0
+
     def forward_step(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Run the generators once for a batch; the result is shared by all loss groups."""
         raise NotImplementedError

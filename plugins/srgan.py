@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -108,6 +109,9 @@ class SRGANConfig:
     channels: int = opt(3, "image channels (3 = RGB, 1 = grayscale)")
     pretrain_steps: int = opt(
         100_000, "PSNR-oriented warm-up steps (generator + pixel loss) before the GAN stage"
+    )
+    lr_pretrain: float = opt(
+        2e-4, "generator learning rate in the warm-up (BasicSR's PSNR model: 2e-4; 0 = optim.lr)"
     )
     generator: SRGeneratorConfig = opt(SRGeneratorConfig(), "generator")
     discriminator: SRDiscriminatorConfig = opt(SRDiscriminatorConfig(), "discriminator")
@@ -190,6 +194,10 @@ class SRGAN(i2i.GANModel):
             raise i2i.ConfigError(
                 f"scale must be 2, 3, 4 or 8 (usually 2 or 4), got {config.scale}"
             )
+        if not (math.isfinite(config.lr_pretrain) and config.lr_pretrain >= 0):
+            raise i2i.ConfigError(
+                f"lr_pretrain must be >= 0 (0 = optim.lr), got {config.lr_pretrain}"
+            )
         if config.pretrain_steps < 0:
             raise i2i.ConfigError(
                 f"pretrain_steps must be >= 0 (0 = GAN from the start), got {config.pretrain_steps}"
@@ -218,6 +226,13 @@ class SRGAN(i2i.GANModel):
     def in_gan_stage(self, step: int) -> bool:
         """Whether 0-based ``step`` is in the GAN stage (after the PSNR-oriented warm-up)."""
         return step >= self.config.pretrain_steps
+
+    def lr_scale(self, group: str, step: int) -> float:
+        """The warm-up trains G at ``lr_pretrain`` (the GAN stage at ``optim.lr``)."""
+        lr_pretrain, lr = self.config.lr_pretrain, self.config.optim.lr
+        if group == "G" and lr_pretrain > 0 and lr > 0 and not self.in_gan_stage(step):
+            return lr_pretrain / lr
+        return 1.0
 
     def optimizer_groups(self) -> list[OptimGroup]:
         o = self.config.optim

@@ -124,11 +124,22 @@ class TrainStep:
         #: distributed trainer synchronizes only that group's gradients).
         self.group_context: Callable[[str], contextlib.AbstractContextManager] | None = None
 
-    def set_lr_factor(self, factor: float) -> None:
-        """Set every group's LR to its base LR times ``factor``."""
+    def set_lr_factor(self, factor: float, step: int | None = None) -> None:
+        """Set every group's LR to its base LR times ``factor`` (the schedule's) and, given the
+        0-based ``step``, times the model's :meth:`~i2i.GANModel.lr_scale` for that step.
+
+        Raises:
+            ConfigError: the model's ``lr_scale`` is negative or not finite.
+        """
         for g in self.groups:
+            scale = 1.0 if step is None else float(self.model.lr_scale(g.name, step))
+            if not (math.isfinite(scale) and scale >= 0):
+                raise ConfigError(
+                    f"lr_scale of group '{g.name}' at step {step} must be a finite number >= 0, "
+                    f"got {scale}"
+                )
             for pg in self.optimizers[g.name].param_groups:
-                pg["lr"] = g.lr * factor
+                pg["lr"] = g.lr * factor * scale
 
     def lrs(self) -> dict[str, float]:
         return {f"lr/{n}": o.param_groups[0]["lr"] for n, o in self.optimizers.items()}
@@ -344,7 +355,7 @@ class Trainer:
         with self._signals(info):
             try:
                 while self.step < total and not self._should_stop(info):
-                    stepper.set_lr_factor(lr_factor(kind, decay_start, self.step, total))
+                    stepper.set_lr_factor(lr_factor(kind, decay_start, self.step, total), self.step)
                     raw = next(batches)
                     skipped += int(raw.pop("skipped").sum()) if "skipped" in raw else 0
                     info.skipped_images = skipped

@@ -225,3 +225,26 @@ def test_after_step_hook_and_ema_checkpoint(demo_data, tiny_run, tmp_path) -> No
     model.calls.clear()
     step(batch, 7)
     assert model.calls == [("G", 7), ("D", 7)]
+
+
+def test_lr_scale_hook_multiplies_the_schedule(ctx) -> None:
+    """``GANModel.lr_scale(group, step)`` scales a group's LR at a step, on top of the
+    schedule's factor; a negative or non-finite scale is a clear error."""
+    from i2i.training.trainer import TrainStep
+
+    spec = ctx.models.get("cyclegan")
+    cfg = i2i.config.apply_overrides(spec.config_cls(), spec.tiny)
+    model = spec.build(cfg, ctx)
+    scales = {"G": 1.0, "D": 1.0}
+    model.lr_scale = lambda group, step: scales[group] * (3.0 if step < 2 else 1.0)
+    step = TrainStep(model, torch.device("cpu"))
+    base = {g.name: g.lr for g in model.optimizer_groups()}
+    step.set_lr_factor(0.5, 1)
+    assert step.lrs() == {f"lr/{n}": pytest.approx(lr * 1.5) for n, lr in base.items()}
+    step.set_lr_factor(0.5, 2)
+    assert step.lrs() == {f"lr/{n}": pytest.approx(lr * 0.5) for n, lr in base.items()}
+    step.set_lr_factor(0.5)  # no step: the schedule alone
+    assert step.lrs() == {f"lr/{n}": pytest.approx(lr * 0.5) for n, lr in base.items()}
+    scales["D"] = float("nan")
+    with pytest.raises(i2i.ConfigError, match="lr_scale of group 'D' at step 3 must be a finite"):
+        step.set_lr_factor(1.0, 3)

@@ -4,6 +4,7 @@ the VGG loss from a local file, ``i2i eval`` against bicubic, and a short run th
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -31,6 +32,7 @@ def test_defaults_are_the_esrgan_recipe(ctx) -> None:
     )  # fmt: skip
     assert (lc.gan_mode, lc.relativistic, lc.gan_weight) == ("vanilla", True, 0.005)
     assert (c.optim.lr, c.optim.beta1, c.optim.beta2, c.ema_decay) == (1e-4, 0.9, 0.99, 0.999)
+    assert c.lr_pretrain == 2e-4  # BasicSR's PSNR-model LR for the warm-up
     model = SRGAN(c, ctx)
     assert sum(p.numel() for p in model.G.parameters()) == 16_697_987
     info = model.inference_info()
@@ -50,6 +52,14 @@ def test_stages_follow_the_step(ctx) -> None:
     cache = model.forward_step(batch)
     assert set(model.losses("G", batch, cache)) == {"pixel", "gan"}
     assert set(model.losses("D", batch, cache)) == {"ra"}
+    # the warm-up's generator LR is lr_pretrain, the GAN stage's optim.lr; D always optim.lr
+    ratio = cfg.lr_pretrain / cfg.optim.lr
+    assert [model.lr_scale("G", s) for s in (0, 2, 3, 10)] == [ratio, ratio, 1.0, 1.0]
+    assert model.lr_scale("D", 0) == model.lr_scale("D", 5) == 1.0
+    same = SRGAN(dataclasses.replace(cfg, lr_pretrain=0.0), ctx)
+    assert same.lr_scale("G", 0) == 1.0  # 0 = optim.lr
+    with pytest.raises(i2i.ConfigError, match="lr_pretrain must be >= 0"):
+        SRGAN(dataclasses.replace(cfg, lr_pretrain=-1.0), ctx)
     with pytest.raises(i2i.ConfigError, match="pretrain_steps must be >= 0"):
         SRGAN(i2i.config.apply_overrides(SRGANConfig(), ["pretrain_steps=-1"]), ctx)
     with pytest.raises(i2i.ConfigError, match="unknown generator.arch 'edsr'"):
@@ -64,6 +74,8 @@ def test_two_stages_and_resume_across_the_switch(demo_data, tiny_run, tmp_path) 
         json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [("D/total" in x) for x in lines] == [False] * 3 + [True] * 3  # warm-up, then GAN
+    # the trainer applies the family's per-stage LR on top of the schedule
+    assert [round(x["lr/G"] / x["lr/D"], 6) for x in lines] == [2.0] * 3 + [1.0] * 3
 
     # stop in the warm-up (step 2) and again in the GAN stage (step 4), resume each time
     for stop in (2, 4):
@@ -115,7 +127,7 @@ def test_short_run_beats_bicubic_and_eval_reports_it(ctx, demo_data, tiny_run, t
         "srgan", data, run, steps=500, batch_size=8, size=32, log_every=100,
         overrides=(
             "scale=2", "generator.arch=srresnet", "generator.nf=32", "generator.n_blocks=3",
-            "pretrain_steps=500", "optim.lr=0.002", "ema_decay=0.99",
+            "pretrain_steps=500", "lr_pretrain=0.002", "ema_decay=0.99",
         ),
     )  # fmt: skip
     out = tmp_path / "eval"
