@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/i2i demo --out demo
+	$(BIN)/i2i demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -35,7 +35,14 @@ from i2i.hookspecs import hookimpl
 from i2i.manager import Context, load_context, make_plugin_manager
 from i2i.model import GANModel, OptimGroup, set_requires_grad
 from i2i.registry import Registrar, Registry
-from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport, InferenceInfo, ModelSpec
+from i2i.specs import (
+    DataOptions,
+    DatasetFormatSpec,
+    DatasetReport,
+    DemoRecipe,
+    InferenceInfo,
+    ModelSpec,
+)
 from i2i.training.run import RunInfo
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "DatasetError",
     "DatasetFormatSpec",
     "DatasetReport",
+    "DemoRecipe",
     "DiscriminatorConfig",
     "ExportError",
     "GANModel",

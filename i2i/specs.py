@@ -46,6 +46,36 @@ class InferenceInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class DemoRecipe:
+    """How ``i2i demo FAMILY`` shows a family end to end on its format's offline demo data.
+
+    The demo makes the family's dataset format's demo data (``DatasetFormatSpec.demo``), trains
+    a small model for a couple of CPU minutes, then translates test folders and/or runs the
+    family's evaluation, and writes the HTML results page.
+
+    Attributes:
+        steps: Training steps (the CLI's ``--steps`` overrides it).
+        overrides: ``--set`` strings for a small model that learns the demo data quickly.
+        train: Train options besides ``steps`` (e.g. ``{"size": 64, "batch_size": 2}``).
+        translate: ``(direction, folder)`` pairs: translate the data root's ``folder`` (e.g.
+            ``"testA"``) in ``direction``; their outputs go on the results page.
+        evaluate: Run :attr:`ModelSpec.evaluate` on the data root (e.g. PSNR against bicubic).
+        format: Dataset format whose demo data to make and train on (default: the family's
+            :attr:`ModelSpec.dataset_format`), e.g. ``"paired_folders"`` so that test inputs
+            are plain images.
+        summary: What the demo trains, printed when it starts.
+    """
+
+    steps: int
+    overrides: tuple[str, ...] = ()
+    train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    translate: tuple[tuple[str, str], ...] = ()
+    evaluate: bool = False
+    format: str = ""
+    summary: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """A model family.
 
@@ -69,6 +99,7 @@ class ModelSpec:
         data_params: ``data_params(config) -> {name: value}``: format-specific settings the
             dataset needs from the model config (e.g. the super-resolution scale and
             degradations), passed as :attr:`DataOptions.params`; or None.
+        demo: How ``i2i demo NAME`` runs the family (:class:`DemoRecipe`), or None.
     """
 
     name: str
@@ -84,6 +115,7 @@ class ModelSpec:
     adapt_config: Callable[[Any, DatasetReport], Any] | None = None
     evaluate: Callable[..., dict[str, Any]] | None = None
     data_params: Callable[[Any], Mapping[str, Any]] | None = None
+    demo: DemoRecipe | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -204,6 +204,23 @@ SPEC = ModelSpec(
         "discriminator.n_layers=2",
         "pool_size=4",
     ),
+    demo=i2i.DemoRecipe(
+        steps=800,
+        overrides=(
+            "generator.ngf=16",
+            "generator.n_blocks=4",
+            "discriminator.ndf=16",
+            "discriminator.n_layers=2",
+            "pool_size=20",
+            "train.log_every=10",
+            "train.sample_every=100",
+            "train.checkpoint_every=200",
+        ),
+        train={"size": 64, "load_size": 72, "batch_size": 2},
+        translate=(("AtoB", "testA"), ("BtoA", "testB")),
+        summary="a small CycleGAN (ngf 16, 4 residual blocks) on shapes <-> textures at 64 px, "
+        "about 2 minutes on 2 CPU cores",
+    ),
 )
 
 

@@ -1,4 +1,9 @@
-"""``i2i demo``: the whole job on built-in offline demo data, in about two minutes on a CPU."""
+"""``i2i demo [FAMILY]``: a family's whole job on built-in offline demo data, in a few CPU minutes.
+
+Every family that registers a :class:`i2i.DemoRecipe` (``ModelSpec.demo``) has a demo: its
+dataset format's demo data, a small model trained for a couple of minutes, translations of the
+test folders and/or the family's evaluation, and the HTML results page.
+"""
 
 from __future__ import annotations
 
@@ -9,59 +14,69 @@ import typer
 from i2i.cli.app import handle_errors, say
 from i2i.manager import Context
 
-#: A small CycleGAN that learns the demo relation in a couple of CPU minutes.
-DEMO_OVERRIDES = (
-    "generator.ngf=16",
-    "generator.n_blocks=4",
-    "discriminator.ndf=16",
-    "discriminator.n_layers=2",
-    "pool_size=20",
-    "train.log_every=10",
-    "train.sample_every=100",
-    "train.checkpoint_every=200",
-)
+
+def _families_with_demos(ctx: Context) -> list[str]:
+    return [name for name in ctx.models.names() if ctx.models.get(name).demo is not None]
 
 
 def register(app: typer.Typer, ctx: Context) -> None:
+    with_demos = _families_with_demos(ctx)
+
     @app.command("demo")
     @handle_errors
     def demo_cmd(
-        out: Path = typer.Option(Path("demo"), "--out", "-o", help="where data and run go"),
-        steps: int = typer.Option(800, help="training steps (about 2 minutes on 2 CPU cores)"),
+        family: str = typer.Argument(
+            "cyclegan", metavar="FAMILY", help=f"model family: {', '.join(with_demos)}"
+        ),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="where data and run go [default: demo/FAMILY]"
+        ),
+        steps: int = typer.Option(None, help="training steps [default: the family's demo]"),
         device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
         seed: int = typer.Option(0, help="random seed"),
     ) -> None:
-        """Make demo data, train a small CycleGAN, translate the test folder, show the results."""
+        """Make demo data, train a small model, translate / evaluate, show the results page."""
         from i2i.cli.train import run_training
+        from i2i.errors import ConfigError
         from i2i.export.translate import record_translations, translate_folder
         from i2i.report import write_run_page
 
+        spec = ctx.models.get(family)
+        recipe = spec.demo
+        if recipe is None:
+            raise ConfigError(
+                f"the '{family}' family has no demo; families with one: {', '.join(with_demos)}"
+            )
+        if steps is not None and steps < 1:
+            raise ConfigError(f"--steps must be >= 1, got {steps}")
+        out = out or Path("demo") / family
         data, run = out / "data", out / "run"
-        fmt = ctx.dataset_formats.get("unpaired")
-        if not (data / "trainA").is_dir():
-            say(f"writing demo data to {data}")
+        if not data.is_dir() or not any(data.iterdir()):
+            fmt = ctx.dataset_formats.get(recipe.format or spec.dataset_format)
+            if fmt.demo is None:
+                raise ConfigError(f"dataset format '{fmt.name}' has no demo data to make")
+            say(f"writing '{fmt.name}' demo data to {data}")
             fmt.demo(data, seed)
-        spec = ctx.models.get("cyclegan")
-        resume = (run / "config.toml").is_file()
+        if recipe.summary:
+            say(f"{family} demo: {recipe.summary}")
         run_training(
             ctx,
             spec,
             data,
             run,
-            overrides=list(DEMO_OVERRIDES),
+            overrides=list(recipe.overrides),
             train_options={
-                "steps": steps,
-                "size": 64,
-                "load_size": 72,
-                "batch_size": 2,
+                "workers": 1,
+                **({"format": recipe.format} if recipe.format else {}),
+                **recipe.train,
+                "steps": steps or recipe.steps,
                 "device": device,
                 "seed": seed,
-                "workers": 1,
             },
-            resume=resume,
+            resume=(run / "config.toml").is_file(),
         )
-        results = {}
-        for direction, folder in (("AtoB", "testA"), ("BtoA", "testB")):
+        lines = []
+        for direction, folder in recipe.translate:
             res = translate_folder(
                 ctx,
                 run,
@@ -72,9 +87,13 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 overwrite=True,
             )
             record_translations(run, res.pairs)
-            results[direction] = len(res.written)
+            lines.append(f"translated {len(res.written)} images of {folder} ({direction})")
+        if recipe.evaluate and spec.evaluate is not None:
+            from i2i.cli.evaluate import evaluate_and_report
+            from i2i.training import runtime
+            from i2i.training.checkpoint import load_model
+
+            loaded = load_model(ctx, run, runtime.resolve_device(device))
+            lines.append(evaluate_and_report(ctx, loaded, data, run / "eval"))
         page = write_run_page(run)
-        say(
-            f"translated {results['AtoB']} test images A->B and {results['BtoA']} B->A\n"
-            f"results page: {page.resolve()}"
-        )
+        say("\n".join([*lines, f"results page: {page.resolve()}"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -36,12 +37,18 @@ def register(app: typer.Typer, ctx: Context) -> None:
         ckpt_dir = find_checkpoint(source).parent
         run_dir = ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else ckpt_dir
         out_dir = out or run_dir / "eval"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = spec.evaluate(ctx, loaded, data_root, out_dir)
-        (out_dir / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        summary = ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in result.items()
-            if not isinstance(v, (dict, list))
-        )
-        say(f"{spec.name} evaluation: {summary}; report in {out_dir}")
+        say(evaluate_and_report(ctx, loaded, data_root, out_dir))
+
+
+def evaluate_and_report(ctx: Context, loaded: Any, data_root: Path, out_dir: Path) -> str:
+    """Run ``loaded``'s family evaluation into ``out_dir`` (``eval.json`` and the family's own
+    files); returns the one-line summary (used by ``eval`` and ``demo``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = loaded.spec.evaluate(ctx, loaded, data_root, out_dir)
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    summary = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in result.items()
+        if not isinstance(v, (dict, list))
+    )
+    return f"{loaded.spec.name} evaluation: {summary}; report in {out_dir}"

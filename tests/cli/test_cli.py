@@ -285,3 +285,41 @@ def test_export_cli(runner, app, demo_data, tmp_path) -> None:
     err = one_line_error(invoke(runner, app, "translate", tmp_path / "g.onnx", src,
                                 tmp_path / "o4", "--tile", "16", "--overlap", "8"))  # fmt: skip
     assert "tile" in err
+
+
+def _demo_families() -> list[str]:
+    ctx = load_context()
+    return [n for n in ctx.models.names() if ctx.models.get(n).demo is not None]
+
+
+@pytest.mark.parametrize("family", _demo_families())
+def test_demo_runs_every_family_end_to_end(family, runner, app, ctx, demo_data, tmp_path) -> None:
+    """``i2i demo FAMILY`` (2 steps here): trains its recipe, translates / evaluates, writes
+    the results page; a re-run resumes the finished run instead of refusing it."""
+    spec = ctx.models.get(family)
+    recipe = spec.demo
+    out = tmp_path / family
+    out.mkdir()
+    (out / "data").symlink_to(demo_data(recipe.format or spec.dataset_format))  # made once
+    r = invoke(runner, app, "demo", family, "--out", out, "--steps", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    run = out / "run"
+    assert (run / "index.html").is_file() and "results page:" in r.output
+    assert json.loads((run / "status.json").read_text())["status"] == "completed"
+    if recipe.translate:
+        index = json.loads((run / "translations" / "index.json").read_text())
+        for _, folder in recipe.translate:
+            n_inputs = len([p for p in (out / "data" / folder).iterdir() if p.is_file()])
+            made = [e for e in index if e["output"].startswith(f"translations/{folder}/")]
+            assert len(made) == n_inputs > 0, folder
+    if recipe.evaluate:
+        assert (run / "eval" / "eval.json").is_file() and "evaluation:" in r.output
+    r = invoke(runner, app, "demo", family, "--out", out, "--steps", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+
+
+def test_demo_errors_are_one_line(runner, app, tmp_path) -> None:
+    err = one_line_error(invoke(runner, app, "demo", "nope", "--out", tmp_path))
+    assert "nope" in err and "cyclegan" in err
+    err = one_line_error(invoke(runner, app, "demo", "cyclegan", "--out", tmp_path, "--steps", "0"))
+    assert "--steps must be >= 1" in err
