@@ -209,7 +209,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ctx = i2i.load_context()
     device = runtime.resolve_device(args.device)
     dtype = runtime.check_precision(args.precision, device)
-    tuned = runtime.configure_torch(device, cpu_allocator=not args.no_allocator_tuning)
+    runtime.configure_torch(device)
+    # as the trainer does on CPU (both implementations share the process)
+    tuned = device.type == "cpu" and not args.no_allocator_tuning and runtime.tune_cpu_allocator()
     step, keys = build_step(ctx, args.model, device, dtype, knobs=args)
     baseline = None
     if not args.no_baseline:

@@ -126,24 +126,10 @@ def tune_cpu_allocator() -> bool:
 
 
 def configure_torch(
-    device: torch.device,
-    *,
-    deterministic: bool = False,
-    cudnn_benchmark: bool = True,
-    cpu_allocator: bool = False,
-) -> bool:
-    """Process-wide torch settings for training and inference on ``device``.
-
-    Args:
-        device: Where the networks run.
-        deterministic: ``torch.use_deterministic_algorithms`` (warn-only).
-        cudnn_benchmark: CUDA: cuDNN autotuning and TF32.
-        cpu_allocator: CPU: :func:`tune_cpu_allocator` (training; not for short-lived tools).
-
-    Returns:
-        Whether the CPU allocator was tuned.
-    """
-    tuned = device.type == "cpu" and cpu_allocator and tune_cpu_allocator()
+    device: torch.device, *, deterministic: bool = False, cudnn_benchmark: bool = True
+) -> None:
+    """Process-wide torch settings for training and inference on ``device`` (the CPU
+    allocator is separate: :func:`tune_cpu_allocator`, called by the trainer)."""
     if device.type == "cuda":
         fast = cudnn_benchmark and not deterministic
         torch.backends.cudnn.benchmark = fast
@@ -151,7 +137,6 @@ def configure_torch(
         torch.backends.cudnn.allow_tf32 = fast
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    return tuned
 
 
 def seed_everything(seed: int) -> None:
