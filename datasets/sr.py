@@ -80,8 +80,8 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "sr"
 KEYS: tuple[str, str] = ("lr", "hr")
 HR_DIR, LR_DIR = "HR", "LR"
-#: Allowed upscaling factors.
-SCALES: tuple[int, ...] = (2, 3, 4, 8)
+#: Allowed upscaling factors (1: restoration, the LR input is the degraded HR image).
+SCALES: tuple[int, ...] = (1, 2, 3, 4, 8)
 #: ``DataOptions.params`` keys this format reads, with their defaults.
 PARAM_DEFAULTS: Mapping[str, Any] = {
     "scale": 4,

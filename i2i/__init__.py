@@ -18,6 +18,7 @@ from i2i.config import (
     OptimConfig,
     ScheduleConfig,
     TrainConfig,
+    conv_bias,
     opt,
 )
 from i2i.errors import (
@@ -73,6 +74,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "__version__",
+    "conv_bias",
     "hookimpl",
     "load_context",
     "make_plugin_manager",

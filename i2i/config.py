@@ -60,8 +60,28 @@ class GeneratorConfig:
     padding: str = opt(
         "reflect", "padding mode of the residual blocks: reflect | replicate | zeros"
     )
+    bias: str = opt(
+        "auto",
+        "bias of the convs followed by a norm: auto (all but before batch norm) | on | off "
+        "(off = the reference code's norm none)",
+    )
     init: str = opt("normal", "weight init: normal | xavier | kaiming | orthogonal")
     init_gain: float = opt(0.02, "scale of the weight init")
+
+
+#: Values of ``GeneratorConfig.bias`` / ``DiscriminatorConfig.bias`` and what they build.
+CONV_BIAS: dict[str, bool | None] = {"auto": None, "on": True, "off": False}
+
+
+def conv_bias(value: str) -> bool | None:
+    """The ``bias`` argument of the i2i.nn networks for a config's ``bias`` value.
+
+    Raises:
+        ConfigError: not ``auto``, ``on`` or ``off``.
+    """
+    if value not in CONV_BIAS:
+        raise ConfigError(f"bias must be one of: auto, on, off; got {value!r}")
+    return CONV_BIAS[value]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +93,9 @@ class DiscriminatorConfig:
     n_layers: int = opt(3, "stride-2 conv layers of the PatchGAN (3 gives 70x70 patches)")
     norm: str = opt("instance", "normalization layer: batch | instance | none")
     spectral_norm: bool = opt(False, "wrap conv layers in spectral normalization")
+    bias: str = opt(
+        "auto", "bias of the convs followed by a norm: auto (all but before batch norm) | on | off"
+    )
     init: str = opt("normal", "weight init: normal | xavier | kaiming | orthogonal")
     init_gain: float = opt(0.02, "scale of the weight init")
 

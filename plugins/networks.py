@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from i2i import ConfigError, DiscriminatorConfig, GeneratorConfig, Registrar, hookimpl
+from i2i import ConfigError, DiscriminatorConfig, GeneratorConfig, Registrar, conv_bias, hookimpl
 from i2i.nn import (
     NLayerDiscriminator,
     PixelDiscriminator,
@@ -34,7 +34,7 @@ def build_resnet(
         in_channels: Input image channels.
         out_channels: Output image channels.
         cfg: Uses ``ngf``, ``n_blocks``, ``n_downsampling``, ``norm``, ``dropout``, ``padding``,
-            ``upsample``, ``init`` and ``init_gain``.
+            ``upsample``, ``bias``, ``init`` and ``init_gain``.
         context: The i2i context (unused).
 
     Returns:
@@ -53,6 +53,7 @@ def build_resnet(
         dropout=cfg.dropout,
         padding=cfg.padding,
         upsample=cfg.upsample,
+        bias=conv_bias(cfg.bias),
     )
     return init_weights(net, cfg.init, cfg.init_gain)
 
@@ -101,6 +102,7 @@ def build_unet(
         ngf=cfg.ngf,
         norm=cfg.norm,
         dropout=cfg.dropout,
+        bias=conv_bias(cfg.bias),
     )
     return init_weights(net, cfg.init, cfg.init_gain)
 
@@ -125,6 +127,7 @@ def build_patchgan(in_channels: int, cfg: DiscriminatorConfig, context: Any = No
         n_layers=cfg.n_layers,
         norm=cfg.norm,
         spectral_norm=cfg.spectral_norm,
+        bias=conv_bias(cfg.bias),
     )
     return init_weights(net, cfg.init, cfg.init_gain)
 
@@ -145,8 +148,9 @@ def build_pixel(in_channels: int, cfg: DiscriminatorConfig, context: Any = None)
         ConfigError: an invalid config value.
     """
     net = PixelDiscriminator(
-        in_channels, ndf=cfg.ndf, norm=cfg.norm, spectral_norm=cfg.spectral_norm
-    )
+        in_channels, ndf=cfg.ndf, norm=cfg.norm, spectral_norm=cfg.spectral_norm,
+        bias=conv_bias(cfg.bias),
+    )  # fmt: skip
     return init_weights(net, cfg.init, cfg.init_gain)
 
 

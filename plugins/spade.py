@@ -87,6 +87,9 @@ class SPADEEncoderConfig:
     ndf: int = opt(64, "base width of the encoder")
     size: int = opt(256, "images are resized to size x size before encoding (power of two)")
     base: int = opt(8, "side of the map the code starts from (train size / 2**num_upsampling)")
+    base_w: int = opt(
+        0, "width of that map when it is not square (0 = base; e.g. 2 x base for 2:1 images)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,7 +251,7 @@ class SPADE(i2i.GANModel):
         )
         self.G = SPADEGenerator(
             sem, config.output_nc, ngf=g.ngf, num_upsampling=g.num_upsampling,
-            z_dim=e.z_dim if config.use_vae else 0, base_size=(e.base, e.base),
+            z_dim=e.z_dim if config.use_vae else 0, base_size=(e.base, e.base_w or e.base),
             spectral=g.spectral_norm, hidden=g.spade_hidden, kernel=g.spade_kernel, norm=g.norm,
         )  # fmt: skip
         init_weights(self.G, g.init, g.init_gain)

@@ -66,6 +66,16 @@ class SRGeneratorConfig:
     upsampler: str = opt(
         "auto", "auto (rrdb: nearest, srresnet: pixelshuffle) | nearest | pixelshuffle"
     )
+    pixel_unshuffle: int = opt(
+        1,
+        "rrdb: pixel-unshuffle the input by this factor first, the trunk upscaling by scale x "
+        "factor (Real-ESRGAN x2: 2, x1: 4; 1 = off); inputs are padded to multiples of it",
+    )
+    value_range: tuple[float, float] = opt(
+        (-1.0, 1.0),
+        "value range the generator's layers work in; images are mapped into it and back "
+        "around the network ([0, 1] for BasicSR / ESRGAN / Real-ESRGAN weights)",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +115,7 @@ class SRDegradationConfig:
 class SRGANConfig:
     """Super-resolution GAN options (``--set KEY=VALUE``)."""
 
-    scale: int = opt(4, "upscaling factor: 2 or 4 (3 and 8 also work)")
+    scale: int = opt(4, "upscaling factor: 2 or 4 (3 and 8 also work; 1 = restoration)")
     channels: int = opt(3, "image channels (3 = RGB, 1 = grayscale)")
     pretrain_steps: int = opt(
         100_000, "PSNR-oriented warm-up steps (generator + pixel loss) before the GAN stage"
@@ -133,13 +143,22 @@ class SRGANConfig:
 def _rrdb(cfg: SRGANConfig) -> nn.Module:
     g = cfg.generator
     up = "nearest" if g.upsampler == "auto" else g.upsampler
-    return RRDBNet(cfg.channels, cfg.channels, cfg.scale, g.nf, g.n_blocks, g.growth, up)
+    return RRDBNet(
+        cfg.channels, cfg.channels, cfg.scale, g.nf, g.n_blocks, g.growth, up,
+        pixel_unshuffle=g.pixel_unshuffle, value_range=g.value_range,
+    )  # fmt: skip
 
 
 def _srresnet(cfg: SRGANConfig) -> nn.Module:
     g = cfg.generator
+    if g.pixel_unshuffle != 1:
+        raise i2i.ConfigError(
+            "generator.pixel_unshuffle is an rrdb option; set it to 1 for arch srresnet"
+        )
     up = "pixelshuffle" if g.upsampler == "auto" else g.upsampler
-    return SRResNet(cfg.channels, cfg.channels, cfg.scale, g.nf, g.n_blocks, up)
+    return SRResNet(
+        cfg.channels, cfg.channels, cfg.scale, g.nf, g.n_blocks, up, value_range=g.value_range
+    )
 
 
 def _unet_d(cfg: SRGANConfig) -> nn.Module:
@@ -190,9 +209,9 @@ class SRGAN(i2i.GANModel):
 
     def __init__(self, config: SRGANConfig, ctx: i2i.Context) -> None:
         super().__init__()
-        if config.scale not in (2, 3, 4, 8):
+        if config.scale not in (1, 2, 3, 4, 8):
             raise i2i.ConfigError(
-                f"scale must be 2, 3, 4 or 8 (usually 2 or 4), got {config.scale}"
+                f"scale must be 1, 2, 3, 4 or 8 (usually 2 or 4), got {config.scale}"
             )
         if not (math.isfinite(config.lr_pretrain) and config.lr_pretrain >= 0):
             raise i2i.ConfigError(
@@ -307,7 +326,7 @@ class SRGAN(i2i.GANModel):
             inputs=("image",),
             in_channels=self.config.channels,
             out_channels=self.config.channels,
-            stride=1,
+            stride=int(getattr(self.G, "stride", 1)),
             scale=self.config.scale,
             direction="AtoB",
         )

@@ -82,9 +82,11 @@ from i2i.nn.sr import (
     SRResNet,
     UNetDiscriminator,
     Upsampler,
+    ValueRange,
     VGGStyleDiscriminator,
     charbonnier_loss,
     pixel_loss,
+    pixel_unshuffle,
 )
 from i2i.nn.unet import UnetGenerator, UnetSkipConnectionBlock
 
@@ -154,6 +156,8 @@ __all__ = [
     "UNetDiscriminator",
     "Upsampler",
     "VGGStyleDiscriminator",
+    "ValueRange",
     "charbonnier_loss",
     "pixel_loss",
+    "pixel_unshuffle",
 ]

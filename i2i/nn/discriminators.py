@@ -86,6 +86,8 @@ class NLayerDiscriminator(nn.Module):
         n_layers: Stride-2 conv layers.
         norm: Norm layer name (see :func:`i2i.nn.norm_layer`).
         spectral_norm: Wrap every conv in spectral normalization.
+        bias: Conv biases before norms; ``None`` (default) = :func:`i2i.nn.uses_bias` of
+            ``norm`` (the reference code's ``--norm none`` nets have none: ``bias=False``).
 
     Raises:
         ConfigError: an invalid size or norm name.
@@ -103,12 +105,13 @@ class NLayerDiscriminator(nn.Module):
         n_layers: int = 3,
         norm: str = "instance",
         spectral_norm: bool = False,
+        bias: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("in_channels", in_channels, 1)
         check_int("ndf", ndf, 1)
         check_int("n_layers", n_layers, 1)
-        bias = uses_bias(norm)
+        bias = uses_bias(norm) if bias is None else bias
         self.in_channels = in_channels
         self.n_layers = n_layers
         layers: list[nn.Module] = [
@@ -170,6 +173,8 @@ class PixelDiscriminator(nn.Module):
         ndf: Channels of the first layer.
         norm: Norm layer name (see :func:`i2i.nn.norm_layer`).
         spectral_norm: Wrap every conv in spectral normalization.
+        bias: Conv biases before norms; ``None`` (default) = :func:`i2i.nn.uses_bias` of
+            ``norm`` (the reference code's ``--norm none`` nets have none: ``bias=False``).
 
     Raises:
         ConfigError: an invalid size or norm name.
@@ -180,12 +185,17 @@ class PixelDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, ndf: int = 64, norm: str = "instance", spectral_norm: bool = False
+        self,
+        in_channels: int,
+        ndf: int = 64,
+        norm: str = "instance",
+        spectral_norm: bool = False,
+        bias: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("in_channels", in_channels, 1)
         check_int("ndf", ndf, 1)
-        bias = uses_bias(norm)
+        bias = uses_bias(norm) if bias is None else bias
         self.in_channels = in_channels
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, ndf, 1),

@@ -50,6 +50,7 @@ class ResnetBlock(nn.Module):
         norm: Norm layer name (see :func:`i2i.nn.norm_layer`).
         dropout: Dropout probability between the two convs (0 = no dropout layer).
         padding: ``"reflect"``, ``"replicate"`` or ``"zeros"``.
+        bias: Whether the two convs have a bias; ``None`` = :func:`i2i.nn.uses_bias` of ``norm``.
 
     Raises:
         ConfigError: an unknown norm / padding name or a dropout outside [0, 1).
@@ -59,13 +60,18 @@ class ResnetBlock(nn.Module):
     """
 
     def __init__(
-        self, channels: int, norm: str = "instance", dropout: float = 0.0, padding: str = "reflect"
+        self,
+        channels: int,
+        norm: str = "instance",
+        dropout: float = 0.0,
+        padding: str = "reflect",
+        bias: bool | None = None,
     ) -> None:
         super().__init__()
         check_choice("padding", padding, PADDINGS)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
-        bias = uses_bias(norm)
+        bias = uses_bias(norm) if bias is None else bias
         layers = _padded_conv(channels, channels, 3, padding, bias)
         layers += [norm_layer(norm, channels), nn.ReLU(True)]
         if dropout > 0:
@@ -106,6 +112,10 @@ class ResnetGenerator(nn.Module):
         padding: Padding of the residual blocks (and resize convs): ``"reflect"``,
             ``"replicate"`` or ``"zeros"``.
         upsample: ``"transpose"`` or ``"resize"``.
+        bias: Whether the convs followed by a norm have a bias; ``None`` (default) =
+            :func:`i2i.nn.uses_bias` of ``norm`` (none before batch norm). The reference code's
+            ``--norm none`` nets have no such biases (``bias=False``). The output conv always
+            has one.
 
     Attributes:
         stride: ``2 ** n_downsampling``; input height and width must be multiples of it.
@@ -129,6 +139,7 @@ class ResnetGenerator(nn.Module):
         dropout: float = 0.0,
         padding: str = "reflect",
         upsample: str = "transpose",
+        bias: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("in_channels", in_channels, 1)
@@ -140,7 +151,7 @@ class ResnetGenerator(nn.Module):
         check_choice("upsample", upsample, UPSAMPLES)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
-        bias = uses_bias(norm)
+        bias = uses_bias(norm) if bias is None else bias
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.stride: int = 2**n_downsampling
@@ -159,7 +170,7 @@ class ResnetGenerator(nn.Module):
                 nn.ReLU(True),
             ]
         c = ngf * 2**n_downsampling
-        layers += [ResnetBlock(c, norm, dropout, padding) for _ in range(n_blocks)]
+        layers += [ResnetBlock(c, norm, dropout, padding, bias) for _ in range(n_blocks)]
         for i in range(n_downsampling):
             c = ngf * 2 ** (n_downsampling - i)
             if upsample == "transpose":

@@ -50,12 +50,14 @@ __all__ = [
     "UNetDiscriminator",
     "Upsampler",
     "VGGStyleDiscriminator",
+    "ValueRange",
     "charbonnier_loss",
     "pixel_loss",
+    "pixel_unshuffle",
 ]
 
-#: Upscaling factors the generators support.
-SR_SCALES: tuple[int, ...] = (2, 3, 4, 8)
+#: Upscaling factors the generators support (1 = restoration at the same size, no upsampling).
+SR_SCALES: tuple[int, ...] = (1, 2, 3, 4, 8)
 #: Upsampling layers: pixel shuffle (sub-pixel conv) or nearest-neighbour resize + conv.
 SR_UPSAMPLERS: tuple[str, ...] = ("pixelshuffle", "nearest")
 
@@ -67,8 +69,49 @@ def _check_scale(scale: int) -> int:
 
 
 def _factors(scale: int) -> list[int]:
-    """x2 steps for powers of two, a single x3 step for 3."""
+    """x2 steps for powers of two, a single x3 step for 3 (none for 1)."""
     return [3] if scale == 3 else [2] * (scale.bit_length() - 1)
+
+
+class ValueRange(nn.Module):
+    """Maps i2i's [-1, 1] values into the range a network was trained in, and back.
+
+    ``forward(x)`` gives ``lo + (x + 1) * (hi - lo) / 2`` (into the network's range) and
+    :meth:`back` the inverse. Applied *around* a network — not folded into its first conv,
+    which would be inexact where that conv zero-pads its input (a padded zero means the value
+    0 in the network's own range). An identity for ``(-1, 1)``.
+
+    Args:
+        value_range: ``(lo, hi)`` the network works in, e.g. ``(0, 1)`` for BasicSR / ESRGAN
+            models.
+
+    Raises:
+        ConfigError: ``lo >= hi``.
+    """
+
+    def __init__(self, value_range: tuple[float, float] = (-1.0, 1.0)) -> None:
+        super().__init__()
+        lo, hi = (float(v) for v in value_range)
+        if not lo < hi:
+            raise ConfigError(f"value_range must be (lo, hi) with lo < hi, got {value_range}")
+        self.value_range = (lo, hi)
+        self.identity = (lo, hi) == (-1.0, 1.0)
+        self.half_width = (hi - lo) / 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in [-1, 1] -> the network's range."""
+        if self.identity:
+            return x
+        return (x + 1.0) * self.half_width + self.value_range[0]
+
+    def back(self, y: torch.Tensor) -> torch.Tensor:
+        """The network's range -> [-1, 1]."""
+        if self.identity:
+            return y
+        return (y - self.value_range[0]) / self.half_width - 1.0
+
+    def extra_repr(self) -> str:
+        return f"value_range={self.value_range}"
 
 
 def _kaiming_scaled(module: nn.Module, scale: float) -> None:
@@ -82,7 +125,7 @@ def _kaiming_scaled(module: nn.Module, scale: float) -> None:
 
 
 class Upsampler(nn.Sequential):
-    """Upsample features by ``scale`` (2, 3, 4 or 8) in x2 (or x3) steps.
+    """Upsample features by ``scale`` (1, 2, 3, 4 or 8) in x2 (or x3) steps (none for 1).
 
     ``"pixelshuffle"``: conv to ``f**2 * nf`` channels then :class:`~torch.nn.PixelShuffle`
     (sub-pixel convolution, SRGAN); ``"nearest"``: nearest-neighbour resize then a 3x3 conv
@@ -131,6 +174,8 @@ class SRResNet(nn.Module):
         nf: Feature channels (64).
         n_blocks: Residual blocks (16).
         upsampler: ``"pixelshuffle"`` (default) or ``"nearest"``.
+        value_range: Value range the layers work in; inputs and outputs stay in [-1, 1] and are
+            mapped around the network (:class:`ValueRange`); ``(0, 1)`` for BasicSR's models.
 
     Attributes:
         scale: The upscaling factor.
@@ -147,6 +192,7 @@ class SRResNet(nn.Module):
         nf: int = 64,
         n_blocks: int = 16,
         upsampler: str = "pixelshuffle",
+        value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
         super().__init__()
         check_int("in_channels", in_channels, 1)
@@ -160,19 +206,25 @@ class SRResNet(nn.Module):
         self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
         self.conv_last = nn.Conv2d(nf, out_channels, 3, padding=1)
         self.global_skip = in_channels == out_channels
+        self.range = ValueRange(value_range)
+        self.stride = 1
         _kaiming_scaled(self, 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Upscale ``x`` by :attr:`scale`."""
         check_input(x, self.in_channels, what="SRResNet")
+        x = self.range(x)
         feat = F.leaky_relu(self.conv_first(x), 0.1)
         out = self.upsample(self.body(feat))
         out = self.conv_last(F.leaky_relu(self.conv_hr(out), 0.1))
         if self.global_skip:
-            out = out + F.interpolate(
-                x, scale_factor=self.scale, mode="bilinear", align_corners=False
-            )
-        return out
+            base = x
+            if self.scale != 1:
+                base = F.interpolate(
+                    x, scale_factor=self.scale, mode="bilinear", align_corners=False
+                )
+            out = out + base
+        return self.range.back(out)
 
 
 class ResidualDenseBlock(nn.Module):
@@ -219,9 +271,16 @@ class RRDBNet(nn.Module):
         n_blocks: RRDB blocks (23).
         growth: Growth channels of the dense blocks (32).
         upsampler: ``"nearest"`` (default) or ``"pixelshuffle"``.
+        pixel_unshuffle: Factor ``u`` the input is pixel-unshuffled by first (``u * u * C_in``
+            channels at ``1 / u`` of the size; 1 = off); the trunk then upscales by
+            ``scale * u``. Real-ESRGAN's x2 models use 2 and its x1 models 4 (on a x4 trunk).
+        value_range: Value range the layers work in; inputs and outputs stay in [-1, 1] and are
+            mapped around the network (:class:`ValueRange`); ``(0, 1)`` for BasicSR / ESRGAN /
+            Real-ESRGAN models.
 
     Attributes:
         scale: The upscaling factor.
+        stride: ``pixel_unshuffle``: input height and width must be multiples of it.
 
     Shape:
         - Input :math:`(N, C_{in}, h, w)`; output :math:`(N, C_{out}, h s, w s)`.
@@ -236,6 +295,8 @@ class RRDBNet(nn.Module):
         n_blocks: int = 23,
         growth: int = 32,
         upsampler: str = "nearest",
+        pixel_unshuffle: int = 1,
+        value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
         super().__init__()
         check_int("in_channels", in_channels, 1)
@@ -243,11 +304,20 @@ class RRDBNet(nn.Module):
         check_int("nf", nf, 1)
         check_int("n_blocks", n_blocks, 0)
         check_int("growth", growth, 1)
+        check_int("pixel_unshuffle", pixel_unshuffle, 1)
         self.in_channels, self.scale = in_channels, _check_scale(scale)
-        self.conv_first = nn.Conv2d(in_channels, nf, 3, padding=1)
+        trunk = scale * pixel_unshuffle
+        if trunk not in SR_SCALES:
+            raise ConfigError(
+                f"scale {scale} with pixel_unshuffle {pixel_unshuffle} needs a x{trunk} trunk; "
+                f"the trunk upscales by one of {', '.join(map(str, SR_SCALES))}"
+            )
+        self.stride = pixel_unshuffle
+        self.range = ValueRange(value_range)
+        self.conv_first = nn.Conv2d(in_channels * pixel_unshuffle**2, nf, 3, padding=1)
         self.body = nn.Sequential(*[RRDB(nf, growth) for _ in range(n_blocks)])
         self.conv_body = nn.Conv2d(nf, nf, 3, padding=1)
-        self.upsample = Upsampler(nf, scale, upsampler, slope=0.2)
+        self.upsample = Upsampler(nf, trunk, upsampler, slope=0.2)
         self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
         self.conv_last = nn.Conv2d(nf, out_channels, 3, padding=1)
         _kaiming_scaled(self, 0.1)
@@ -256,11 +326,24 @@ class RRDBNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Upscale ``x`` by :attr:`scale`."""
-        check_input(x, self.in_channels, what="RRDBNet")
+        check_input(x, self.in_channels, self.stride, what="RRDBNet")
+        x = self.range(x)
+        if self.stride > 1:
+            x = pixel_unshuffle(x, self.stride)
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))
         out = self.upsample(feat)
-        return self.conv_last(F.leaky_relu(self.conv_hr(out), 0.2))
+        return self.range.back(self.conv_last(F.leaky_relu(self.conv_hr(out), 0.2)))
+
+
+def pixel_unshuffle(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Space-to-depth: ``(N, C, H, W) -> (N, C f^2, H / f, W / f)``, channel ``c f^2 + i f + j``
+    holding pixel ``(i, j)`` of each ``f x f`` cell (``torch.nn.functional.pixel_unshuffle``'s
+    order), written with reshapes and a permute so that it exports to ONNX with dynamic sizes.
+    """
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h // factor, factor, w // factor, factor)
+    return x.permute(0, 1, 3, 5, 2, 4).reshape(n, c * factor * factor, h // factor, w // factor)
 
 
 class VGGStyleDiscriminator(nn.Module):

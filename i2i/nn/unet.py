@@ -59,6 +59,8 @@ class UnetSkipConnectionBlock(nn.Module):
         norm: Norm layer name (see :func:`i2i.nn.norm_layer`).
         dropout: Dropout probability after the up path (0 = no dropout layer). Used only by
             middle blocks (neither outermost nor innermost).
+        bias: Whether the convs followed by a norm (and the outermost down conv) have a bias;
+            ``None`` = :func:`i2i.nn.uses_bias` of ``norm``.
 
     Raises:
         ConfigError: an invalid size, name or probability, or a submodule that does not fit
@@ -80,6 +82,7 @@ class UnetSkipConnectionBlock(nn.Module):
         innermost: bool = False,
         norm: str = "batch",
         dropout: float = 0.0,
+        bias: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("outer_channels", outer_channels, 1)
@@ -91,7 +94,7 @@ class UnetSkipConnectionBlock(nn.Module):
         if outermost and innermost:
             raise ConfigError("a U-Net block cannot be both outermost and innermost")
         self.outermost = outermost
-        bias = uses_bias(norm)
+        bias = uses_bias(norm) if bias is None else bias
         # In place, as in the reference: the skip then carries LeakyReLU(x) instead of x, which
         # the parent's ReLU maps to ReLU(x) either way (same sign), and one activation per level
         # is not kept for backward.
@@ -153,6 +156,8 @@ class UnetGenerator(nn.Module):
         ngf: Channels of the first level.
         norm: Norm layer name: ``"batch"`` (the paper's), ``"instance"`` or ``"none"``.
         dropout: Dropout probability of the middle levels (0 disables it).
+        bias: Conv biases before norms; ``None`` (default) = :func:`i2i.nn.uses_bias` of
+            ``norm``. The reference code's ``--norm none`` nets have none (``bias=False``).
 
     Attributes:
         stride: ``2 ** num_downs``; input height and width must be multiples of it.
@@ -174,6 +179,7 @@ class UnetGenerator(nn.Module):
         ngf: int = 64,
         norm: str = "batch",
         dropout: float = 0.5,
+        bias: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("in_channels", in_channels, 1)
@@ -186,16 +192,17 @@ class UnetGenerator(nn.Module):
         self.out_channels = out_channels
         self.stride: int = 2**num_downs
 
-        block = UnetSkipConnectionBlock(8 * ngf, 8 * ngf, norm=norm, innermost=True)
+        kw = {"norm": norm, "bias": bias}
+        block = UnetSkipConnectionBlock(8 * ngf, 8 * ngf, innermost=True, **kw)
         for _ in range(num_downs - MIN_UNET_DOWNS):
             block = UnetSkipConnectionBlock(
-                8 * ngf, 8 * ngf, submodule=block, norm=norm, dropout=dropout
+                8 * ngf, 8 * ngf, submodule=block, dropout=dropout, **kw
             )
-        block = UnetSkipConnectionBlock(4 * ngf, 8 * ngf, submodule=block, norm=norm)
-        block = UnetSkipConnectionBlock(2 * ngf, 4 * ngf, submodule=block, norm=norm)
-        block = UnetSkipConnectionBlock(ngf, 2 * ngf, submodule=block, norm=norm)
+        block = UnetSkipConnectionBlock(4 * ngf, 8 * ngf, submodule=block, **kw)
+        block = UnetSkipConnectionBlock(2 * ngf, 4 * ngf, submodule=block, **kw)
+        block = UnetSkipConnectionBlock(ngf, 2 * ngf, submodule=block, **kw)
         self.model = UnetSkipConnectionBlock(
-            out_channels, ngf, in_channels=in_channels, submodule=block, outermost=True, norm=norm
+            out_channels, ngf, in_channels=in_channels, submodule=block, outermost=True, **kw
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
