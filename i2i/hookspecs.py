@@ -95,6 +95,18 @@ def i2i_register_networks(generators: Registrar, discriminators: Registrar) -> N
 
 
 @hookspec
+def i2i_register_importers(registrar: Registrar) -> None:
+    """Register checkpoint importers for ``i2i import`` (other projects' weight layouts).
+
+    Args:
+        registrar: ``registrar.add(name, importer)`` with an :class:`i2i.importers.Importer`:
+            it recognises a layout from a file's keys and tensor shapes and maps it onto a
+            registered family's model. ``i2i import`` tries every importer in registration
+            order; see docs/import.md.
+    """
+
+
+@hookspec
 def i2i_register_commands(app: Any) -> None:
     """Add CLI commands.
 

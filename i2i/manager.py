@@ -53,6 +53,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("spade", "i2i.plugins.spade"),
     ("metrics_log", "i2i.training.observers"),
     ("engines", "i2i.export.engine"),
+    ("importers", "i2i.importers.builtin"),
 )
 
 
@@ -154,6 +155,7 @@ class Context:
         losses: GAN losses by name.
         generators: Generator builders by architecture name.
         discriminators: Discriminator builders by architecture name.
+        importers: Checkpoint importers (``i2i import``) by name.
     """
 
     pm: pluggy.PluginManager
@@ -162,6 +164,7 @@ class Context:
     losses: Registry
     generators: Registry
     discriminators: Registry
+    importers: Registry = dataclasses.field(default_factory=lambda: Registry("checkpoint importer"))
 
     @property
     def hook(self) -> Any:
@@ -222,6 +225,7 @@ def load_context(pm: pluggy.PluginManager | None = None, **kwargs: Any) -> Conte
     _call_registration(
         pm, "i2i_register_networks", generators=ctx.generators, discriminators=ctx.discriminators
     )
+    _call_registration(pm, "i2i_register_importers", registrar=ctx.importers)
     for name, spec in ctx.models.items():
         if getattr(spec, "name", None) != name:
             raise PluginError(

@@ -58,7 +58,7 @@ def save_checkpoint(
     step: int,
     state_dict: Mapping[str, torch.Tensor],
     run_config: Mapping[str, Any],
-    trainer_state: Mapping[str, Any],
+    trainer_state: Mapping[str, Any] | None,
     keep: int = 3,
 ) -> Path:
     """Write ``ckpt_root/step_NNNNNNN`` atomically and point ``latest`` at it.
@@ -68,7 +68,9 @@ def save_checkpoint(
         step: Steps completed.
         state_dict: Model weights (every network).
         run_config: ``RunConfig.to_dict()``.
-        trainer_state: Optimizer/scheduler/scaler/RNG state (tensors and plain python values).
+        trainer_state: Optimizer/scheduler/scaler/RNG state (tensors and plain python values);
+            ``None`` writes a weights-only checkpoint (no ``trainer.pt``, e.g. an imported
+            model), which translates and exports but cannot resume training.
         keep: Keep this many newest checkpoints; older ones are deleted after the new one is safe.
 
     Returns:
@@ -93,7 +95,8 @@ def save_checkpoint(
             "i2i_step": str(step),
         }
         save_file(tensors, str(tmp / WEIGHTS), metadata=meta)
-        torch.save(dict(trainer_state, step=step), tmp / TRAINER_STATE)
+        if trainer_state is not None:
+            torch.save(dict(trainer_state, step=step), tmp / TRAINER_STATE)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
