@@ -33,6 +33,11 @@ def register(app: typer.Typer, ctx: Context) -> None:
         spec = loaded.spec
         if spec.evaluate is None:
             raise ConfigError(f"the '{spec.name}' family has no evaluation (ModelSpec.evaluate)")
+        if data is None and not loaded.run_config.data:
+            raise ConfigError(
+                f"{source} records no training data (an imported model?); pass the evaluation "
+                "data: i2i eval SOURCE DATA"
+            )
         data_root = data or Path(loaded.run_config.data)
         ckpt_dir = find_checkpoint(source).parent
         run_dir = ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else ckpt_dir

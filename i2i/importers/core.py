@@ -26,6 +26,7 @@ import os
 import pickle
 import re
 import shutil
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -187,15 +188,46 @@ class ImportResult:
 # -- reading ------------------------------------------------------------------------------------
 
 
+_SAFE_GLOBALS = ("torch.", "collections.OrderedDict", "_codecs.encode")
+
+
+def _pickled_global(path: Path) -> str | None:
+    """The first global a pickle (or a torch zip's ``data.pkl``) would import that is not a
+    tensor rebuild function, found by reading the opcodes (pickletools runs nothing)."""
+    import pickletools
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+        else:
+            data = path.read_bytes()
+        strings: list[str] = []
+        for op, arg, _pos in pickletools.genops(data):
+            name = None
+            if op.name in ("GLOBAL", "INST"):
+                name = str(arg).replace(" ", ".")
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                name = f"{strings[-2]}.{strings[-1]}"
+            elif isinstance(arg, str):
+                strings.append(arg)
+            if name and not name.startswith(_SAFE_GLOBALS):
+                return name
+    except Exception:  # noqa: BLE001 - a best-effort hint for the message only
+        return None
+    return None
+
+
 def _refusal(path: Path, e: BaseException) -> CheckpointError:
     msg = " ".join(str(e).split())
-    m = re.search(r"(?:Unsupported global|GLOBAL)\s*:?\s*(?:GLOBAL\s+)?([\w.]+(?:\s+[\w.]+)?)", msg)
-    if m or "weights_only" in msg.lower() or isinstance(e, pickle.UnpicklingError):
-        what = m.group(1).replace(" ", ".") if m else "a Python object"
+    m = re.search(r"GLOBAL\s+([\w.]+)", msg)
+    if isinstance(e, pickle.UnpicklingError) or m:
+        what = m.group(1) if m else _pickled_global(path)
         return CheckpointError(
-            f"refusing to read {path}: it is a pickle that would import {what} (code or objects "
-            "other than tensors); i2i reads weights only (torch.load weights_only=True) — "
-            "re-save the state dict (torch.save(net.state_dict(), ...)) or use safetensors"
+            f"refusing to read {path}: it is a pickle that would import "
+            f"{what or 'a Python object'} (code or objects other than tensors); i2i reads "
+            "weights only (torch.load weights_only=True) — re-save the state dict "
+            "(torch.save(net.state_dict(), ...)) or use safetensors"
         )
     return CheckpointError(
         f"cannot read {path} as PyTorch weights ({type(e).__name__}: {msg[:160]}); the file is "
@@ -236,7 +268,9 @@ def read_weights(path: str | Path) -> Any:
             )
         return tensors
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. pickle-protocol notices: the error says it all
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
     except (
         pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError,
         AttributeError, TypeError, IndexError, zipfile.BadZipFile, UnicodeDecodeError,

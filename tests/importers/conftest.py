@@ -516,7 +516,10 @@ def ref() -> Any:
 
 @pytest.fixture
 def imported(ctx: Any, tmp_path: Path) -> Callable[..., Any]:
-    """``imported(path, family=None, overrides=())`` -> (ImportResult, loaded model)."""
+    """``imported(path, family=None, overrides=())`` -> (ImportResult, loaded model).
+
+    Discriminators not in the files are left initialized; the tests make them small
+    (``discriminator.ndf=4``, the width of the test files' discriminators) to stay fast."""
     from i2i.importers import import_checkpoint
     from i2i.training.checkpoint import load_model
 
@@ -524,7 +527,8 @@ def imported(ctx: Any, tmp_path: Path) -> Callable[..., Any]:
 
     def run(path: Path, family: str | None = None, overrides: tuple[str, ...] = ()) -> Any:
         out = tmp_path / f"run{next(count)}"
-        result = import_checkpoint(ctx, path, out, family=family, overrides=overrides)
+        sets = ("discriminator.ndf=4", *overrides)
+        result = import_checkpoint(ctx, path, out, family=family, overrides=sets)
         return result, load_model(ctx, out).model.eval()
 
     return run
