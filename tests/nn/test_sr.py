@@ -133,3 +133,23 @@ def test_relativistic_average_loss_by_hand() -> None:
     assert math.isclose(float(ls(real, fake, True)), expect, rel_tol=1e-6)
     with pytest.raises(ConfigError, match="vanilla, lsgan or hinge"):
         RelativisticAverageGANLoss(WGANLoss())
+
+
+def test_import_options_value_range_unshuffle_scale_one() -> None:
+    """Options the imported BasicSR / Real-ESRGAN models use (docs/import.md)."""
+    from i2i.errors import ConfigError
+    from i2i.nn import RRDBNet, SRResNet, ValueRange, pixel_unshuffle
+
+    x = torch.rand(2, 3, 8, 12) * 2 - 1
+    r = ValueRange((0.0, 1.0))
+    assert torch.allclose(r(x), (x + 1) / 2) and torch.allclose(r.back(r(x)), x, atol=1e-7)
+    assert ValueRange()(x) is x
+    with pytest.raises(ConfigError, match="lo < hi"):
+        ValueRange((1.0, 0.0))
+    assert torch.equal(pixel_unshuffle(x, 2), torch.nn.functional.pixel_unshuffle(x, 2))
+    g = RRDBNet(3, 3, scale=1, nf=4, n_blocks=1, growth=2, pixel_unshuffle=4, value_range=(0, 1))
+    assert g.stride == 4 and g.conv_first.in_channels == 48 and g(x).shape == (2, 3, 8, 12)
+    assert RRDBNet(3, 3, scale=1, nf=4, n_blocks=0, growth=2)(x).shape == x.shape
+    assert SRResNet(3, 3, scale=1, nf=4, n_blocks=1)(x).shape == x.shape
+    with pytest.raises(ConfigError, match="x16 trunk"):
+        RRDBNet(3, 3, scale=4, nf=4, n_blocks=1, growth=2, pixel_unshuffle=4)
