@@ -189,7 +189,7 @@ def test_validate_flat_and_errors(tmp_path: Path) -> None:
     assert "no test/ folder" in msg
     msg = _error(validate_sr, root, opts(params={"scal": 2}), ConfigError)
     assert "unknown sr dataset param(s) scal" in msg and "scale (default 4)" in msg
-    assert "one of 2, 3, 4, 8" in _error(validate_sr, root, opts(5), ConfigError)
+    assert "one of 1, 2, 3, 4, 8" in _error(validate_sr, root, opts(5), ConfigError)
 
 
 def test_validate_pairs_errors(tmp_path: Path) -> None:
