@@ -96,7 +96,7 @@ def setup_logging(verbose: bool = False) -> None:
 
 def build_app(ctx: Context) -> typer.Typer:
     """The root Typer app for a plugin context."""
-    from i2i.cli import datasets, demo, evaluate, export, info, sample, train, translate
+    from i2i.cli import datasets, demo, evaluate, export, info, sample, serve, train, translate
 
     app = typer.Typer(
         name="i2i",
@@ -112,7 +112,7 @@ def build_app(ctx: Context) -> typer.Typer:
     ) -> None:
         setup_logging(verbose)
 
-    for module in (train, translate, export, sample, evaluate, datasets, info, demo):
+    for module in (train, translate, export, sample, evaluate, datasets, info, demo, serve):
         module.register(app, ctx)
     ctx.pm.hook.i2i_register_commands(app=app)
     _wrap_commands(app)
