@@ -4,7 +4,6 @@ metadata ``i2i export`` writes (made once per session)."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import signal
 import socket
 import subprocess
@@ -12,7 +11,6 @@ import tempfile
 import threading
 import time
 import types
-import urllib.parse
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from torch import nn
 
 from i2i.export.metadata import build_metadata, input_names
 from i2i.specs import InferenceInfo
+from i2i_runtime.serve.client import request
 
 
 def export(
@@ -138,21 +137,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def request(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """One request (stdlib only): status, headers (lower-case names), body."""
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
 
 
 @contextlib.contextmanager

@@ -6,10 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
-import re
 import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -19,6 +17,7 @@ from PIL import Image
 from i2i_runtime import Engine, InferenceInfo, Translator
 from i2i_runtime.imageio import encode_image
 from i2i_runtime.serve import ServeConfig, create_app
+from i2i_runtime.serve.client import load, metric
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -34,12 +33,6 @@ def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def decode(body: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(body)))
-
-
-def metric(text: str, name: str) -> float:
-    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    assert m, name
-    return float(m.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -146,38 +139,6 @@ def test_bad_uploads_get_4xx_and_the_server_keeps_serving(server, models, net) -
 # -- load -----------------------------------------------------------------------------------
 
 
-def load(url: str, bodies: list[bytes], n: int, clients: int) -> tuple[list[float], list]:
-    """``n`` POSTs from ``clients`` threads (keep-alive connections); latencies and replies."""
-    import http.client
-    import urllib.parse
-
-    host = urllib.parse.urlsplit(url)
-    todo = iter(range(n))
-    lock = threading.Lock()
-    latencies: list[float] = []
-    replies: list = [None] * n
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
-        while True:
-            with lock:
-                i = next(todo, None)
-            if i is None:
-                break
-            t0 = time.perf_counter()
-            conn.request("POST", "/v1/translate", body=bodies[i % len(bodies)])
-            resp = conn.getresponse()
-            replies[i] = (resp.status, resp.read())
-            with lock:
-                latencies.append(time.perf_counter() - t0)
-        conn.close()
-
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        for f in [pool.submit(client) for _ in range(clients)]:
-            f.result()
-    return latencies, replies
-
-
 def test_load_200_requests_from_8_clients(server, models, net) -> None:
     """Every response is the right image; batching happens; memory stays flat."""
     url, _ = server
@@ -190,9 +151,7 @@ def test_load_200_requests_from_8_clients(server, models, net) -> None:
         net.request("GET", url + "/metrics")[2].decode(), "process_resident_memory_bytes"
     )
     batches0 = metric(net.request("GET", url + "/metrics")[2].decode(), "i2i_batches_total")
-    t0 = time.perf_counter()
-    latencies, replies = load(url, bodies, 200, 8)
-    seconds = time.perf_counter() - t0
+    latencies, replies, seconds = load(url, bodies, 200, 8)
     text = net.request("GET", url + "/metrics")[2].decode()
     after = metric(text, "process_resident_memory_bytes")
     batches = metric(text, "i2i_batches_total") - batches0
@@ -261,3 +220,24 @@ def test_graceful_shutdown_finishes_requests_in_flight(models, net) -> None:
         assert proc.wait(60) == 0
         with pytest.raises(OSError):
             net.request("GET", url + "/healthz")
+
+
+def test_i2i_serve_takes_a_checkpoint(ctx, demo_data, tiny_run, net, tmp_path) -> None:
+    """The full package's ``i2i serve`` runs a checkpoint with PyTorch behind the same API."""
+    from i2i.export.translate import translate_folder
+
+    run = tmp_path / "run"
+    tiny_run("cyclegan", demo_data("unpaired"), run, steps=1)
+    img = rgb(37, 53)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes(png(img))
+    translate_folder(ctx, run, src, tmp_path / "out", device="cpu")
+    want = decode((tmp_path / "out" / "a.png").read_bytes())
+    cmd = [sys.executable, "-m", "i2i", "serve", run, "--device", "cpu", "--max-delay-ms", "0"]
+    with net.server_process(*cmd) as (url, _):
+        info = json.loads(net.request("GET", url + "/v1/model")[2])
+        assert info["engine"] == "PyTorch on cpu, fp32" and info["name"] == "run"
+        status, _, body = net.request("POST", url + "/v1/translate", png(img))
+        assert status == 200
+        np.testing.assert_array_equal(decode(body), want)
