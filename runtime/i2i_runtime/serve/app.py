@@ -33,7 +33,6 @@ import contextlib
 import dataclasses
 import importlib.resources
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -110,7 +109,6 @@ class Service:
         self.model_name = model_name
         self.metrics = Metrics()
         self.draining = False
-        self._lock = threading.Lock()
         self.batcher = Batcher(
             self._run,
             max_batch=config.max_batch,
