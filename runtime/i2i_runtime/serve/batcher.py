@@ -159,20 +159,29 @@ class Batcher:
                     for j in batch:
                         self._run_single(j)
                 else:
-                    batch[0].done(None, e)
+                    _finish(batch[0], None, e)
                 continue
             finally:
                 if self._on_batch is not None:
                     self._on_batch(sum(j.rows for j in batch), time.perf_counter() - t0)
             start = 0
             for j in batch:
-                j.done(out[start : start + j.rows], None)
+                _finish(j, out[start : start + j.rows], None)
                 start += j.rows
 
     def _run_single(self, job: Job) -> None:
         try:
             out: Any = self._run(job.key, *job.arrays)
         except Exception as e:  # noqa: BLE001
-            job.done(None, e)
+            _finish(job, None, e)
             return
-        job.done(out, None)
+        _finish(job, out, None)
+
+
+def _finish(job: Job, out: np.ndarray | None, err: BaseException | None) -> None:
+    """Hand a job its result; a failing callback (e.g. its event loop is gone) must not stop
+    the inference thread."""
+    try:
+        job.done(out, err)
+    except Exception:  # noqa: BLE001
+        log.exception("could not deliver a result")
