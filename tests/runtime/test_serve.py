@@ -8,6 +8,7 @@ import io
 import json
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -241,3 +242,48 @@ def test_i2i_serve_takes_a_checkpoint(ctx, demo_data, tiny_run, net, tmp_path) -
         status, _, body = net.request("POST", url + "/v1/translate", png(img))
         assert status == 200
         np.testing.assert_array_equal(decode(body), want)
+
+
+def test_batcher_stacks_jobs_of_one_shape_within_the_latency_budget() -> None:
+    from i2i_runtime.serve.batcher import Batcher, Job, QueueFull
+
+    calls: list[tuple[object, int]] = []
+    gate = threading.Event()
+
+    def run(key, x):
+        gate.wait(10)
+        calls.append((key, len(x)))
+        return x * 2
+
+    b = Batcher(run, max_batch=4, max_delay_s=0.2, queue_size=8)
+    results: dict[int, np.ndarray] = {}
+    done = threading.Semaphore(0)
+
+    def job(i: int, key: str) -> Job:
+        def settle(out, err):
+            results[i] = out if err is None else err
+            done.release()
+
+        return Job(key, [np.full((1, 2), i, np.float32)], settle)
+
+    b.submit(job(0, "a"))  # runs alone after its 0.2 s budget; then waits for the gate
+    time.sleep(0.4)
+    for i, key in enumerate("aabaab", start=1):
+        b.submit(job(i, key))
+    gate.set()
+    for _ in range(7):
+        assert done.acquire(timeout=10)
+    assert calls[0] == ("a", 1)
+    # the waiting jobs: the four a's together (in arrival order), then the two b's
+    assert calls[1:] == [("a", 4), ("b", 2)]
+    assert all(np.array_equal(results[i], np.full((1, 2), 2 * i)) for i in range(7))
+    gate.clear()
+    b.submit(job(10, "a"))
+    time.sleep(0.4)
+    for i in range(8):
+        b.submit(job(11 + i, "a"))
+    with pytest.raises(QueueFull):
+        b.submit(job(99, "a"))
+    gate.set()
+    b.close()
+    assert len(results) == 7 + 9  # close() answered everything that was queued
