@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,11 +60,16 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"pillow=={_version('pillow', 'Pillow')}",
     ]
     house = Path(os.environ.get("I2I_WHEELHOUSE", Path.home() / ".cache" / "i2i" / "wheelhouse"))
-    venv = tmp_path_factory.mktemp("runtime-venv") / "venv"
+    work = tmp_path_factory.mktemp("runtime-venv")
+    venv = work / "venv"
+    # a copy of runtime/: pip builds in the source folder, which stays untouched this way
+    source = shutil.copytree(
+        ROOT / "runtime", work / "runtime", ignore=shutil.ignore_patterns("build", "*.egg-info")
+    )
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     install = ["--python", str(python), "install", "--quiet", "--no-index", "--find-links",
-               str(house), f"{ROOT / 'runtime'}[cpu]", *pins]  # fmt: skip
+               str(house), f"{source}[cpu]", *pins]  # fmt: skip
     done = _pip(*install)
     if done.returncode != 0:  # first run on this machine: fill the wheelhouse
         got = _pip("download", "--quiet", "-d", str(house), *pins, "setuptools>=68", "wheel")
