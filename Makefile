@@ -1,11 +1,15 @@
 # make demo : create .venv, install i2i, run the offline demo (about 2-3 minutes on a CPU)
 # make test : create .venv, install i2i with test extras, run ruff and the test suite
+#             (installs Debian's chromium for the web page test: make browser)
+# make bench-serve : the translation server's throughput and latency with and without batching
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint pytest bench clean
+BROWSER ?= /usr/bin/chromium
+
+.PHONY: demo test lint pytest bench bench-serve browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +31,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+# the page test drives a real headless chromium; a missing one fails it under make
+browser:
+	@test -x $(BROWSER) || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+pytest: $(VENV)/.installed-test browser
+	I2I_REQUIRE_BROWSER=1 I2I_CHROMIUM=$(BROWSER) $(BIN)/python -m pytest
 
 test: lint pytest
 
@@ -41,6 +50,9 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_step.py --model spade --size 256 --steps 4 --precision bf16
 	$(BIN)/python benchmarks/train_step.py --model srgan --size 128 --steps 4
 	$(BIN)/python benchmarks/train_step.py --model srgan --size 128 --steps 4 --precision bf16
+
+bench-serve: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) demo runs .pytest_cache

@@ -37,9 +37,9 @@ from PIL import Image
 from i2i.errors import DatasetError, ImageReadError
 
 from .image_io import (
-    _high_bit_color,
     check_image,
     format_file_list,
+    high_bit_color,
     list_images,
     read_image,
     write_image,
@@ -149,7 +149,7 @@ def _probe(path: Path) -> tuple[bool, bool]:
     """``(is colour, is 16-bit)`` of an image file, from its header."""
     with Image.open(path) as im:
         mode = im.mode
-        sixteen = mode.startswith("I;16") or mode == "I" or _high_bit_color(im)
+        sixteen = mode.startswith("I;16") or mode == "I" or high_bit_color(im)
     gray = mode in _GRAY_MODES or mode.startswith("I;16")
     return not gray, sixteen
 

@@ -50,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,13 @@ from torch.utils.data import Dataset
 from i2i.errors import ConfigError, DatasetError, ImageReadError
 from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
+from i2i_runtime.labels import (
+    PALETTE_NAME,
+    Palette,
+    UnknownColorsError,
+    read_label_map,
+    read_palette,
+)
 
 from .demo import README_NAME, begin_demo
 from .image_io import check_image, format_file_list, list_images, read_image, write_image
@@ -77,7 +84,6 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "labelmap"
 KEYS: tuple[str, ...] = ("image", "label")
 IMAGES, LABELS, INSTANCES = "images", "labels", "instances"
-PALETTE_NAME = "palette.txt"
 DEMO_MARKER = "i2i labelmap demo dataset"
 
 #: Classes of the demo dataset (id = position) and their display colours.
@@ -96,70 +102,6 @@ _STREAM = {"train": 31, "test": 32}
 # -- palette and label decoding ----------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Palette:
-    """Class ids with optional names and colours (from ``palette.txt``).
-
-    Attributes:
-        ids: Class ids, in file order.
-        names: Name of each id (``str(id)`` when the file gives none).
-        colors: ``(r, g, b) -> id`` for RGB label maps.
-        path: The file it was read from.
-    """
-
-    ids: tuple[int, ...]
-    names: Mapping[int, str]
-    colors: Mapping[tuple[int, int, int], int]
-    path: Path | None = None
-
-    @property
-    def label_nc(self) -> int:
-        """Class count: largest id + 1."""
-        return max(self.ids) + 1 if self.ids else 0
-
-    def class_names(self) -> list[str]:
-        """Names of ids ``0 .. label_nc - 1`` (``str(id)`` for ids the file leaves out)."""
-        return [self.names.get(i, str(i)) for i in range(self.label_nc)]
-
-
-def read_palette(path: str | os.PathLike[str]) -> Palette:
-    """Read a palette file: one class per line, ``ID R G B [NAME]``; ``#`` starts a comment.
-
-    Raises:
-        DatasetError: a malformed line (the message names the file and line), an id or colour
-            used twice, or values out of range.
-    """
-    path = Path(path)
-    ids: list[int] = []
-    names: dict[int, str] = {}
-    colors: dict[tuple[int, int, int], int] = {}
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        try:
-            cid, r, g, b = (int(v) for v in parts[:4])
-        except ValueError:
-            cid = r = g = b = -1
-        if len(parts) < 4 or cid < 0 or not all(0 <= v <= 255 for v in (r, g, b)):
-            raise DatasetError(
-                f"palette '{path}' line {n} is {raw.strip()!r}; expected 'ID R G B [NAME]' with "
-                "ID >= 0 and R, G, B in 0..255"
-            )
-        if cid in names or (r, g, b) in colors:
-            raise DatasetError(
-                f"palette '{path}' line {n}: id {cid} or colour ({r}, {g}, {b}) is used twice; "
-                "give every class its own id and colour"
-            )
-        ids.append(cid)
-        names[cid] = " ".join(parts[4:]) or str(cid)
-        colors[(r, g, b)] = cid
-    if not ids:
-        raise DatasetError(f"palette '{path}' lists no classes; add lines 'ID R G B [NAME]'")
-    return Palette(tuple(ids), names, colors, path)
-
-
 def write_palette(
     path: str | os.PathLike[str], names: Sequence[str], colors: Sequence[tuple[int, int, int]]
 ) -> Path:
@@ -173,71 +115,6 @@ def write_palette(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-class UnknownColorsError(DatasetError):
-    """An RGB label map holds colours that the palette does not list."""
-
-    def __init__(self, path: Path, colors: list[tuple[int, int, int]]) -> None:
-        self.path = path
-        self.colors = colors
-        shown = ", ".join(f"({r}, {g}, {b})" for r, g, b in colors[:5])
-        more = f" and {len(colors) - 5} more" if len(colors) > 5 else ""
-        super().__init__(
-            f"label map '{path}' has colours not in the palette: {shown}{more}; add them to "
-            f"{PALETTE_NAME} ('ID R G B NAME') or fix the label map"
-        )
-
-
-def _map_colors(rgb: np.ndarray, palette: Palette, path: Path) -> np.ndarray:
-    packed = (
-        (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-    )
-    keys = np.array([(r << 16) | (g << 8) | b for r, g, b in palette.colors], dtype=np.int64)
-    values = np.array(list(palette.colors.values()), dtype=np.int64)
-    order = np.argsort(keys)
-    keys, values = keys[order], values[order]
-    pos = np.clip(np.searchsorted(keys, packed), 0, len(keys) - 1)
-    found = keys[pos] == packed
-    if not found.all():
-        bad = np.unique(packed[~found])
-        raise UnknownColorsError(
-            path, [(int(v >> 16), int((v >> 8) & 255), int(v & 255)) for v in bad]
-        )
-    return values[pos]
-
-
-def read_label_map(path: str | os.PathLike[str], palette: Palette | None = None) -> np.ndarray:
-    """Decode a label (or instance) map file into an ``H x W`` int64 array of ids.
-
-    Single-channel files (8/16/32-bit) give their values, palette ("P") PNGs their indices;
-    RGB(A) files are mapped through ``palette`` (or read as grey values when R == G == B).
-
-    Raises:
-        ImageReadError: the file cannot be decoded.
-        UnknownColorsError: an RGB map holds colours the palette does not list.
-        DatasetError: an RGB map without a palette.
-    """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            arr = np.asarray(im)
-    except Exception as e:  # noqa: BLE001 - Pillow raises many exception types
-        raise ImageReadError(f"cannot read label map '{path}': {type(e).__name__}: {e}") from e
-    if arr.ndim == 2:
-        return arr.astype(np.int64)
-    rgb = arr[..., :3]
-    if palette is not None and palette.colors:
-        return _map_colors(rgb.astype(np.int64), palette, path)
-    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-        return rgb[..., 0].astype(np.int64)
-    raise DatasetError(
-        f"label map '{path}' is a colour ({mode}) image and there is no palette; save label "
-        f"maps as single-channel PNGs of class ids, or add {PALETTE_NAME} ('ID R G B NAME' "
-        "lines) to map colours to ids"
-    )
 
 
 def find_palette(root: Path) -> Palette | None:

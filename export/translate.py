@@ -5,15 +5,17 @@ is cropped back, never resized; images too large for memory are translated in bl
 (``tile``). Outputs mirror the input tree as PNG files; existing outputs are skipped unless
 ``overwrite`` (so an interrupted run resumes); a corrupt input is reported and skipped (fatal
 with ``strict``). Label-map models (SPADE) translate a folder of label maps (integer ids; RGB
-maps through a palette), with instance maps and style images matched by name
-(:func:`translate_folder`'s ``instances`` / ``style``). The engine comes from
-:mod:`i2i.export.engine`, the threaded folder pipeline from :mod:`i2i.export.pipeline`.
+maps through a palette), with instance maps and style images matched by name.
+
+This module opens the engine (:func:`i2i.export.engine.open_engine`: PyTorch for checkpoints,
+onnxruntime for ``.onnx`` files, or a plugin's) and shards the work under ``torchrun``; the
+folder translation itself is the torch-free runtime's
+(:func:`i2i_runtime.folder.translate_folder`, the same code ``i2i-run translate`` runs), so the
+same ONNX model gives the same files with either command.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
 import logging
 import os
@@ -21,158 +23,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from i2i.errors import ConfigError, I2IError, InputError
+from i2i.errors import ConfigError, I2IError
 from i2i.manager import Context
-from i2i.specs import InferenceInfo
-from i2i.training import distributed, runtime
+from i2i.training import distributed
+from i2i_runtime import folder
+from i2i_runtime.folder import OUTPUT_FORMATS, TranslateResult, check_folders, output_paths
+from i2i_runtime.pipeline import parse_bit_depth
 
 from .engine import DEFAULT_MAX_PIXELS
 
+__all__ = [
+    "OUTPUT_FORMATS",
+    "TranslateResult",
+    "check_folders",
+    "output_paths",
+    "record_translations",
+    "translate_folder",
+]
+
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class TranslateResult:
-    """What a folder translation did.
-
-    Attributes:
-        written: Outputs written by this call.
-        skipped_existing: Outputs that already existed (not redone without ``overwrite``).
-        failed: ``(input, reason)`` of unreadable images.
-        pairs: ``(input, output)`` of every image found.
-        images_per_s: Throughput of the images translated by this call.
-        seconds: Wall time of the translation (without loading the model).
-        engine: The engine's description (e.g. ``onnxruntime CPU``).
-    """
-
-    written: list[Path] = dataclasses.field(default_factory=list)
-    skipped_existing: list[Path] = dataclasses.field(default_factory=list)
-    failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
-    pairs: list[tuple[Path, Path]] = dataclasses.field(default_factory=list)
-    images_per_s: float = 0.0
-    seconds: float = 0.0
-    engine: str = ""
-
-
-def pad_to_stride(x: torch.Tensor, stride: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad NCHW ``x`` on the bottom/right to multiples of ``stride``.
-
-    Returns:
-        The padded tensor and the original (H, W).
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % stride, (-w) % stride
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (h, w)
-
-
-@torch.no_grad()
-def translate_tensor(
-    module: torch.nn.Module,
-    x: torch.Tensor,
-    info: InferenceInfo,
-    amp_dtype: torch.dtype | None = None,
-) -> torch.Tensor:
-    """Translate an NCHW tensor in [-1, 1] of any size; output has size * ``info.scale``.
-
-    Raises:
-        InputError: wrong channel count or non-finite values.
-    """
-    if x.ndim != 4 or x.shape[1] != info.in_channels:
-        raise InputError(
-            f"expected an N x {info.in_channels} x H x W input, got shape {tuple(x.shape)}"
-        )
-    if not torch.isfinite(x).all():
-        raise InputError("input has NaN or infinite values")
-    padded, (h, w) = pad_to_stride(x, info.stride)
-    with runtime.autocast(x.device, amp_dtype):
-        y = module(padded)
-    y = y.float()[..., : h * info.scale, : w * info.scale]
-    return y.clamp(-1, 1)
-
-
-#: ``--format`` of translate outputs -> file suffix (``same`` keeps each input's format).
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tiff": ".tif", "same": ""}
-
-
-def output_paths(
-    inputs: list[Path], in_dir: Path, out_dir: Path, out_format: str = "png"
-) -> list[Path]:
-    """Output file for each input: the same relative path with the output format's suffix.
-
-    Inputs that would collide (``a.jpg`` and ``a.png`` both to ``a.png``) keep their extension
-    in the name (``a.jpg.png``). ``out_format="same"`` keeps every input's own suffix.
-
-    Raises:
-        ConfigError: unknown ``out_format``.
-    """
-    if out_format not in OUTPUT_FORMATS:
-        raise ConfigError(
-            f"unknown output format '{out_format}'; use one of: {', '.join(OUTPUT_FORMATS)}"
-        )
-
-    def target(p: Path) -> Path:
-        rel = p.relative_to(in_dir)
-        return out_dir / rel.with_suffix(OUTPUT_FORMATS[out_format] or rel.suffix)
-
-    counts: dict[Path, int] = {}
-    for p in inputs:
-        counts[target(p)] = counts.get(target(p), 0) + 1
-    outs: list[Path] = []
-    for p in inputs:
-        cand = target(p)
-        if counts[cand] > 1:
-            rel = p.relative_to(in_dir)
-            cand = out_dir / rel.with_name(rel.name + cand.suffix)
-        outs.append(cand)
-    return outs
-
-
-def check_folders(in_dir: Path, out_dir: Path) -> None:
-    """Refuse layouts where outputs could overwrite inputs.
-
-    Raises:
-        ConfigError: ``in_dir`` missing, or one folder inside the other.
-    """
-    if not in_dir.is_dir():
-        raise ConfigError(f"input folder {in_dir} does not exist or is not a folder")
-    a, b = in_dir.resolve(), out_dir.resolve()
-    if a == b or b.is_relative_to(a):
-        raise ConfigError(
-            f"output folder {out_dir} is inside the input folder {in_dir}; choose an output "
-            "folder outside it (outputs never go where inputs are read from)"
-        )
-    if a.is_relative_to(b):
-        raise ConfigError(
-            f"input folder {in_dir} is inside the output folder {out_dir}; choose another output"
-        )
-
-
-def _progress_adapter(
-    progress: Callable[..., None] | None, offset: int, total: int
-) -> Callable[[int, int, float], None] | None:
-    """Accept ``progress(done, total)`` and ``progress(done, total, images_per_s)`` callbacks."""
-    if progress is None:
-        return None
-    try:
-        params = inspect.signature(progress).parameters.values()
-        takes_rate = any(p.kind is p.VAR_POSITIONAL for p in params) or (
-            sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) >= 3
-        )
-    except (TypeError, ValueError):
-        takes_rate = False
-
-    def call(done: int, _total: int, rate: float) -> None:
-        if takes_rate:
-            progress(offset + done, total, rate)
-        else:
-            progress(offset + done, total)
-
-    return call
 
 
 def translate_folder(
@@ -199,13 +69,14 @@ def translate_folder(
     style: str | Path | None = None,
     instances: str | Path | None = None,
     palette: str | Path | None = None,
+    spec: str | None = None,
 ) -> TranslateResult:
     """Translate every image under ``in_dir`` into ``out_dir`` with a checkpoint or ONNX model.
 
-    The engine comes from :func:`~i2i.export.engine.open_engine` (PyTorch for checkpoints,
-    onnxruntime for ``.onnx`` files, or a plugin's); the images go through
-    :func:`~i2i.export.pipeline.run_folder` (threaded decode/encode, batches of same-size
-    images). Outputs that exist are skipped unless ``overwrite``, so an interrupted run resumes.
+    The engine comes from :func:`~i2i.export.engine.open_engine`; the folder goes through
+    :func:`i2i_runtime.folder.translate_folder` (threaded decode/encode, batches of same-size
+    images, images read with the context's ``i2i_load_image`` hook). Outputs that exist are
+    skipped unless ``overwrite``, so an interrupted run resumes.
 
     Args:
         ctx: Plugin context.
@@ -219,7 +90,6 @@ def translate_folder(
         strict: Stop on the first unreadable image instead of reporting it.
         progress: ``progress(done, total)`` or ``progress(done, total, images_per_s)`` after
             each image (skipped outputs count as done at the start).
-        out_format: ``png`` (default), ``jpg``, ``tiff`` or ``same`` (each input's format).
         provider: onnxruntime provider for ``.onnx`` sources: ``auto``, ``cuda``,
             ``tensorrt``, ``cpu``.
         tile: Translate images larger than this in overlapping tiles (0 = never).
@@ -229,6 +99,7 @@ def translate_folder(
         bit_depth: ``auto`` (16-bit out for 16-bit in), ``8`` or ``16``.
         threads: CPU threads of an onnxruntime session.
         max_pixels: Per-image pixel limit of one engine call (0 = none).
+        out_format: ``png`` (default), ``jpg``, ``tiff`` or ``same`` (each input's format).
         style: Label-map models with a style encoder: a style image file used for every label
             map, or a folder of style images matched to the label maps by relative path without
             extension. Selects direction ``style`` unless ``direction`` is given.
@@ -236,19 +107,15 @@ def translate_folder(
             matched to the label maps by relative path without extension.
         palette: Palette file (``ID R G B [NAME]`` lines) for RGB label maps; default
             ``IN_DIR/palette.txt`` when it exists.
+        spec: Input spec of an ONNX model without i2i metadata (``"channels=3,stride=4"``).
 
     Raises:
         ConfigError: bad folders, direction or options; a missing instance map or style image.
         ImageReadError: a corrupt input with ``strict``.
     """
-    from i2i.datasets.image_io import list_images
-
     from .engine import open_engine
-    from .pipeline import parse_bit_depth, run_folder
-    from .tiling import check_tiling
 
-    in_dir, out_dir = Path(in_dir), Path(out_dir)
-    check_folders(in_dir, out_dir)
+    check_folders(Path(in_dir), Path(out_dir))  # before loading a model
     parse_bit_depth(bit_depth)
     if workers < 0 or batch_size < 1:
         raise ConfigError(
@@ -268,138 +135,31 @@ def translate_folder(
         provider=provider,
         threads=threads,
         max_pixels=max_pixels,
+        spec=spec,
     )
-    if tile:
-        check_tiling(tile, overlap, engine.info.stride)
-    inputs = list_images(in_dir)
-    if not inputs:
-        raise ConfigError(f"no images found in {in_dir} (looked for PNG, JPEG, TIFF, BMP, WebP)")
-    outs = output_paths(inputs, in_dir, out_dir, out_format)
-    extras, pal = _label_inputs(engine.info, inputs, in_dir, style, instances, palette)
-    if rank.enabled:  # torchrun: each rank translates its own share, every image exactly once
-        inputs, outs = distributed.shard(inputs, rank), distributed.shard(outs, rank)
-        extras = {k: distributed.shard(v, rank) for k, v in extras.items()}
-    result = TranslateResult(engine=engine.description)
-    todo_in: list[Path] = []
-    todo_out: list[Path] = []
-    todo_extras: dict[str, list[Path]] = {k: [] for k in extras}
-    for i, (src, dst) in enumerate(zip(inputs, outs, strict=True)):
-        result.pairs.append((src, dst))
-        if dst.exists() and not overwrite:
-            result.skipped_existing.append(dst)
-        else:
-            todo_in.append(src)
-            todo_out.append(dst)
-            for k, v in extras.items():
-                todo_extras[k].append(v[i])
-    log.info(
-        "translating %d images with %s (%d already done)",
-        len(todo_in),
-        engine.description,
-        len(result.skipped_existing),
-    )
-    skipped = len(result.skipped_existing)
-    report = _progress_adapter(progress, skipped, len(inputs))
-    if report is not None and skipped:
-        report(0, len(todo_in), 0.0)
     try:
-        res = run_folder(
+        return folder.translate_folder(
             engine,
-            todo_in,
-            todo_out,
-            batch_size=batch_size,
-            decode_workers=workers,
-            encode_workers=workers,
+            in_dir,
+            out_dir,
+            overwrite=overwrite,
+            strict=strict,
+            progress=progress,
             tile=tile,
             overlap=overlap,
+            batch_size=batch_size,
+            workers=workers,
             bit_depth=bit_depth,
-            strict=strict,
-            progress=report,
+            out_format=out_format,
+            style=style,
+            instances=instances,
+            palette=palette,
             load_image=ctx.load_image,
-            extras=todo_extras,
-            palette=pal,
+            # torchrun: each rank translates its own share, every image exactly once
+            shard=(lambda items: distributed.shard(items, rank)) if rank.enabled else None,
         )
     finally:
         engine.close()
-    result.written = res.written
-    result.failed = res.failed
-    result.images_per_s = res.images_per_s
-    result.seconds = res.seconds
-    return result
-
-
-def _match_by_stem(inputs: list[Path], in_dir: Path, folder: Path, what: str) -> list[Path]:
-    from i2i.datasets.image_io import format_file_list, list_images
-
-    if not folder.is_dir():
-        raise ConfigError(f"{what} folder {folder} does not exist or is not a folder")
-    by_stem: dict[str, list[Path]] = {}
-    for p in list_images(folder):
-        by_stem.setdefault(p.relative_to(folder).with_suffix("").as_posix(), []).append(p)
-    out, missing = [], []
-    for p in inputs:
-        key = p.relative_to(in_dir).with_suffix("").as_posix()
-        found = by_stem.get(key, [])
-        if len(found) != 1:
-            missing.append(p.relative_to(in_dir).as_posix())
-        else:
-            out.append(found[0])
-    if missing:
-        raise ConfigError(
-            f"{len(missing)} label map(s) have no unique {what} of the same name in {folder}: "
-            f"{format_file_list(missing)}; add them (matched by relative path without extension)"
-        )
-    return out
-
-
-def _label_inputs(
-    info: InferenceInfo,
-    inputs: list[Path],
-    in_dir: Path,
-    style: str | Path | None,
-    instances: str | Path | None,
-    palette: str | Path | None,
-) -> tuple[dict[str, list[Path]], object]:
-    """Extra input files per kind and the palette for a label-map model (empty for images)."""
-    if not info.inputs or info.inputs[0] != "label":
-        for name, value in (("--style", style), ("--instances", instances), ("--palette", palette)):
-            if value is not None:
-                raise ConfigError(
-                    f"{name} applies to label-map models (SPADE); this one takes images"
-                )
-        return {}, None
-    from i2i.datasets.labelmap import PALETTE_NAME, read_palette
-
-    kinds = info.inputs[1:]
-    if style is not None and "style" not in kinds:
-        raise ConfigError(
-            "--style needs a model with a style encoder (trained with use_vae=true) translating "
-            "in direction 'style'"
-        )
-    if instances is not None and "instance" not in kinds:
-        raise ConfigError("--instances: this model was trained without instance maps")
-    extras: dict[str, list[Path]] = {}
-    for kind in kinds:
-        if kind == "instance":
-            if instances is None:
-                raise ConfigError(
-                    "this model was trained with instance maps (use_instances): pass their folder "
-                    "with --instances DIR"
-                )
-            extras[kind] = _match_by_stem(inputs, in_dir, Path(instances), "instance map")
-        elif kind == "style":
-            if style is None:
-                raise ConfigError("direction 'style' needs --style (an image file or a folder)")
-            sp = Path(style)
-            if sp.is_file():
-                extras[kind] = [sp] * len(inputs)
-            else:
-                extras[kind] = _match_by_stem(inputs, in_dir, sp, "style image")
-    pal_path = Path(palette) if palette is not None else in_dir / PALETTE_NAME
-    if palette is not None and not pal_path.is_file():
-        raise ConfigError(f"palette file {pal_path} does not exist")
-    pal = read_palette(pal_path) if pal_path.is_file() else None
-    return extras, pal
 
 
 def record_translations(run_dir: Path, pairs: list[tuple[Path, Path]]) -> Path:

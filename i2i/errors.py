@@ -7,13 +7,23 @@ shown only with ``I2I_DEBUG=1``).
 
 from __future__ import annotations
 
+# the classes the torch-free runtime raises too: one hierarchy (see i2i_runtime.errors)
+from i2i_runtime.errors import ConfigError, DatasetError, I2IError, ImageReadError, InputError
 
-class I2IError(Exception):
-    """Base class of every error i2i raises on purpose."""
-
-
-class ConfigError(I2IError, ValueError):
-    """A configuration key, value or file is wrong."""
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DatasetError",
+    "DuplicateNameError",
+    "ExportError",
+    "I2IError",
+    "ImageReadError",
+    "InputError",
+    "NonFiniteLossError",
+    "PluginError",
+    "RegistryError",
+    "UnknownNameError",
+]
 
 
 class RegistryError(I2IError, KeyError):
@@ -35,14 +45,6 @@ class PluginError(I2IError):
     """A plugin could not be loaded or broke the plugin contract."""
 
 
-class DatasetError(I2IError):
-    """A dataset folder is missing, empty, mis-laid-out or holds unusable files."""
-
-
-class ImageReadError(DatasetError):
-    """One image file could not be decoded."""
-
-
 class CheckpointError(I2IError):
     """A checkpoint is missing, corrupt or does not match the model."""
 
@@ -58,10 +60,6 @@ class NonFiniteLossError(I2IError, FloatingPointError):
         self.step = step
         self.term = term
         self.value = value
-
-
-class InputError(I2IError, ValueError):
-    """An input image or tensor does not fit what the model expects."""
 
 
 class ExportError(I2IError):

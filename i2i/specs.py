@@ -11,38 +11,24 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# owned by the torch-free runtime (exported models describe themselves with it); public here too
+from i2i_runtime.info import InferenceInfo
+
+__all__ = [
+    "DataOptions",
+    "DatasetFormatSpec",
+    "DatasetReport",
+    "DemoRecipe",
+    "InferenceInfo",
+    "ModelSpec",
+]
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from torch.utils.data import Dataset
 
     from i2i.manager import Context
     from i2i.model import GANModel
-
-
-@dataclasses.dataclass(frozen=True)
-class InferenceInfo:
-    """What the inference module of one direction takes and returns.
-
-    Attributes:
-        inputs: Input kinds in order: ``"image"``, ``"label"``, ``"noise"``, ``"class"``.
-        in_channels: Channels of the input image (or label classes for label maps).
-        out_channels: Channels of the output image.
-        stride: Input height and width must be multiples of this (translate pads, then crops).
-        scale: Output size / input size (e.g. 4 for x4 super-resolution).
-        value_range: Range of input and output pixel values (i2i uses (-1, 1)).
-        direction: ``"AtoB"``, ``"BtoA"`` or another family-defined name.
-        num_classes: Class count for ``"class"`` inputs (0 when there is none). For ``"noise"``
-            inputs ``in_channels`` is the noise dimension.
-    """
-
-    inputs: tuple[str, ...]
-    in_channels: int
-    out_channels: int
-    stride: int = 1
-    scale: int = 1
-    value_range: tuple[float, float] = (-1.0, 1.0)
-    direction: str = "AtoB"
-    num_classes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

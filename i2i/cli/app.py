@@ -104,6 +104,7 @@ def build_app(ctx: Context) -> typer.Typer:
         importing,
         info,
         sample,
+        serve,
         train,
         translate,
     )
@@ -122,7 +123,18 @@ def build_app(ctx: Context) -> typer.Typer:
     ) -> None:
         setup_logging(verbose)
 
-    for module in (train, translate, export, sample, evaluate, datasets, info, demo, importing):
+    for module in (
+        train,
+        translate,
+        export,
+        sample,
+        evaluate,
+        datasets,
+        info,
+        demo,
+        importing,
+        serve,
+    ):
         module.register(app, ctx)
     ctx.pm.hook.i2i_register_commands(app=app)
     _wrap_commands(app)

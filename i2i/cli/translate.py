@@ -59,6 +59,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
         palette: Path = typer.Option(
             None, help="palette file for RGB label maps (default: IN_DIR/palette.txt)"
         ),
+        spec: str = typer.Option(
+            None, help="describe an ONNX model without i2i metadata: channels=3,stride=4,..."
+        ),
     ) -> None:
         """Translate a folder of any-size images (padded to the network stride, never resized).
 
@@ -89,7 +92,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 device=device, precision=precision, strict=strict, progress=on_progress,
                 provider=provider, tile=tile, overlap=overlap, batch_size=batch_size,
                 workers=workers, bit_depth=bit_depth, threads=threads, out_format=out_format,
-                style=style, instances=instances, palette=palette,
+                style=style, instances=instances, palette=palette, spec=spec,
             )  # fmt: skip
         say(
             f"wrote {len(result.written)} images to {out_dir}; "

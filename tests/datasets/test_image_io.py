@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import i2i.datasets.image_io as image_io
+import i2i_runtime.imageio as runtime_imageio
 from i2i.datasets.image_io import (
     IMAGE_EXTENSIONS,
     check_image,
@@ -218,7 +219,8 @@ def test_write_image_is_atomic_and_leaves_no_temp_files(tmp_path: Path, monkeypa
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(image_io.os, "replace", boom)
+    # the implementation is the runtime's (i2i.datasets.image_io re-exports it)
+    monkeypatch.setattr(runtime_imageio.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         write_image(target, np.ones((4, 4, 3)))
     assert target.read_bytes() == before  # old file untouched

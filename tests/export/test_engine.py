@@ -165,7 +165,7 @@ def test_cuda_fallback_is_loud(conv_onnx, caplog) -> None:
     x = image()
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
-    with caplog.at_level(logging.WARNING, logger="i2i.export.engine"):
+    with caplog.at_level(logging.WARNING, logger="i2i_runtime.engine"):
         engine = OrtEngine(path, provider="cuda")
     if engine.providers[0] == "cuda":  # a machine with a working CUDA provider
         assert not engine.fallback and not caplog.records
@@ -186,7 +186,7 @@ def test_missing_provider_and_cpu_and_auto(conv_onnx, caplog, monkeypatch) -> No
     import onnxruntime as ort
 
     path, _ = conv_onnx
-    with caplog.at_level(logging.INFO, logger="i2i.export.engine"):
+    with caplog.at_level(logging.INFO, logger="i2i_runtime.engine"):
         cpu = OrtEngine(path, provider="cpu")
     assert cpu.description == "onnxruntime CPU" and not cpu.fallback and not caplog.records
     auto = OrtEngine(path, provider="auto")
@@ -195,7 +195,7 @@ def test_missing_provider_and_cpu_and_auto(conv_onnx, caplog, monkeypatch) -> No
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="i2i.export.engine"):
+    with caplog.at_level(logging.WARNING, logger="i2i_runtime.engine"):
         engine = OrtEngine(path, provider="tensorrt")
     assert engine.fallback and "no TensorrtExecutionProvider" in engine.description
     assert "TensorRT was requested" in caplog.records[0].getMessage()

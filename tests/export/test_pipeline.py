@@ -14,10 +14,11 @@ import i2i
 from i2i.datasets.image_io import read_image, write_image
 from i2i.errors import ConfigError, ImageReadError
 from i2i.export.engine import Engine
-from i2i.export.pipeline import is_sixteen_bit, parse_bit_depth, run_folder
 from i2i.export.translate import translate_folder
 from i2i.manager import load_context
 from i2i.specs import InferenceInfo
+from i2i_runtime.imageio import is_sixteen_bit
+from i2i_runtime.pipeline import parse_bit_depth, run_folder
 
 
 class Identity(Engine):

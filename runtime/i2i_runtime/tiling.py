@@ -32,19 +32,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from i2i.errors import ConfigError
-
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+from .errors import ConfigError
 
 
-def pad_to_multiple(x: ArrayT, stride: int) -> tuple[ArrayT, tuple[int, int]]:
-    """Pad an NCHW array or tensor on the bottom/right so H and W are multiples of ``stride``.
+def pad_to_multiple(x: np.ndarray, stride: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad an NCHW array on the bottom/right so H and W are multiples of ``stride``.
 
     Reflect padding is used when the image is larger than the padding, else edge replication.
 
@@ -56,8 +51,6 @@ def pad_to_multiple(x: ArrayT, stride: int) -> tuple[ArrayT, tuple[int, int]]:
     if not (ph or pw):
         return x, (h, w)
     reflect = ph < h and pw < w
-    if isinstance(x, torch.Tensor):
-        return F.pad(x, (0, pw, 0, ph), mode="reflect" if reflect else "replicate"), (h, w)
     widths = [(0, 0)] * (x.ndim - 2) + [(0, ph), (0, pw)]
     return np.pad(x, widths, mode="reflect" if reflect else "edge"), (h, w)
 
@@ -127,15 +120,15 @@ def _weights_1d(size: int, ramp_before: int, ramp_after: int) -> np.ndarray:
 
 
 def translate_tiled(
-    fn: Callable[[ArrayT], ArrayT],
-    x: ArrayT,
+    fn: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
     tile: int,
     overlap: int,
     stride: int,
     scale: int = 1,
     *,
     tile_batch: int = 4,
-) -> ArrayT:
+) -> np.ndarray:
     """Translate ``x`` tile by tile and blend the overlaps without seams.
 
     The image is padded to a multiple of ``stride`` (as an untiled translation would be), cut
@@ -146,10 +139,10 @@ def translate_tiled(
     See the module docstring for what to expect with instance-norm networks.
 
     Args:
-        fn: ``fn(batch) -> batch`` translating an ``N x C x th x tw`` array or tensor whose
-            height and width are multiples of ``stride`` (e.g. an :class:`~i2i.export.engine.
-            Engine` or a module call); the output has ``th * scale`` x ``tw * scale`` pixels.
-        x: ``N x C x H x W`` numpy array or torch tensor, any H and W.
+        fn: ``fn(batch) -> batch`` translating an ``N x C x th x tw`` array whose height and
+            width are multiples of ``stride`` (e.g. an :class:`~i2i_runtime.engine.Engine`);
+            the output has ``th * scale`` x ``tw * scale`` pixels.
+        x: ``N x C x H x W`` array, any H and W.
         tile: Tile size in input pixels (a multiple of ``stride``, larger than ``2 * overlap``).
         overlap: Minimum overlap of neighbouring tiles in input pixels.
         stride: The network's stride.
@@ -157,7 +150,7 @@ def translate_tiled(
         tile_batch: Tiles per ``fn`` call (each call gets ``N * tile_batch`` images at most).
 
     Returns:
-        ``N x C_out x (H * scale) x (W * scale)``, the same type as ``x``.
+        ``N x C_out x (H * scale) x (W * scale)`` float32.
 
     Raises:
         ConfigError: invalid ``tile`` / ``overlap`` (see :func:`check_tiling`).
@@ -174,26 +167,16 @@ def translate_tiled(
     ys, xs = tile_starts(hp, th, step), tile_starts(wp, tw, step)
     ov_y, ov_x = (th - step if len(ys) > 1 else 0), (tw - step if len(xs) > 1 else 0)
     n = int(x.shape[0])
-    is_torch = isinstance(x, torch.Tensor)
 
     positions = [(y0, x0) for y0 in ys for x0 in xs]
     out = weight = None
     for i in range(0, len(positions), max(1, tile_batch)):
         group = positions[i : i + max(1, tile_batch)]
         crops = [xp[..., y0 : y0 + th, x0 : x0 + tw] for y0, x0 in group]
-        batch = torch.cat(crops) if is_torch else np.concatenate(crops)
-        res = fn(batch)
+        res = fn(np.concatenate(crops))
         if out is None:
-            c_out = int(res.shape[1])
-            shape = (n, c_out, hp * scale, wp * scale)
-            if is_torch:
-                out = torch.zeros(shape, dtype=torch.float32, device=res.device)
-                weight = torch.zeros(
-                    (hp * scale, wp * scale), dtype=torch.float32, device=res.device
-                )
-            else:
-                out = np.zeros(shape, dtype=np.float32)
-                weight = np.zeros((hp * scale, wp * scale), dtype=np.float32)
+            out = np.zeros((n, int(res.shape[1]), hp * scale, wp * scale), dtype=np.float32)
+            weight = np.zeros((hp * scale, wp * scale), dtype=np.float32)
         for k, (y0, x0) in enumerate(group):
             wy = _weights_1d(
                 th * scale, ov_y * scale if y0 > 0 else 0, ov_y * scale if y0 + th < hp else 0
@@ -203,9 +186,6 @@ def translate_tiled(
             )
             w2 = np.outer(wy, wx)
             piece = res[k * n : (k + 1) * n]
-            if is_torch:
-                w2 = torch.from_numpy(w2).to(res.device)
-                piece = piece.float()
             sy, sx = slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale)
             out[..., sy, sx] += piece * w2
             weight[sy, sx] += w2

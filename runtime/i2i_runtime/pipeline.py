@@ -6,13 +6,13 @@
       read_image / hook          consecutive same-size images       [0, 1] -> PNG (8/16 bit)
       at most queue_size ahead   stacked up to batch_size            at most queue_size waiting
 
-Pillow, OpenCV, zlib and numpy release the GIL while they decode, compress and convert, so
+Pillow, zlib and numpy release the GIL while they decode, compress and convert, so
 threads overlap with inference (which runs in the calling thread: engines are not thread-safe).
 At most ``queue_size`` decoded images wait for inference and at most ``queue_size`` translated
 images wait to be written, so memory stays flat however many images there are.
 
 Label-map models (SPADE): ``inputs`` are label-map files, decoded to integer class ids with
-:func:`i2i.datasets.labelmap.read_label_map` (never normalized or resized; RGB maps go through a
+:func:`i2i_runtime.labels.read_label_map` (never normalized or resized; RGB maps go through a
 palette), with optional per-image instance maps and style images (``extras``). The output has
 the label map's size.
 
@@ -39,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from i2i.errors import ConfigError, ImageReadError, InputError
-
 from .engine import Engine
+from .errors import ConfigError, DatasetError, ImageReadError, InputError
+from .imageio import is_sixteen_bit, read_image, write_image
+from .info import InferenceInfo
+from .labels import read_label_map
 from .tiling import check_tiling, translate_tiled
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,72 @@ log = logging.getLogger(__name__)
 MAX_BATCH_PIXELS = 16_000_000
 
 _SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def to_model_range(img: np.ndarray, info: InferenceInfo) -> np.ndarray:
+    """An ``H x W x C`` image in [0, 1] as the model's ``C x H x W`` float32 input in
+    ``info.value_range``."""
+    x = np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
+    lo, hi = (float(v) for v in info.value_range)
+    if (lo, hi) != (0.0, 1.0):
+        x = x * np.float32(hi - lo) + np.float32(lo)
+    return x
+
+
+def from_model_range(y: np.ndarray, info: InferenceInfo) -> np.ndarray:
+    """A model output ``C x H x W`` in ``info.value_range`` as an ``H x W x C`` image in
+    [0, 1] (clipped)."""
+    arr = y.transpose(1, 2, 0)
+    lo, hi = (float(v) for v in info.value_range)
+    if (lo, hi) != (0.0, 1.0):
+        arr = (arr - np.float32(lo)) / np.float32(hi - lo)
+    return np.clip(arr, 0.0, 1.0)
+
+
+def infer(
+    engine: Engine,
+    x: np.ndarray,
+    extras: Sequence[np.ndarray] = (),
+    *,
+    tile: int = 0,
+    overlap: int = 32,
+) -> np.ndarray:
+    """Run ``engine`` on a batch, in blended tiles when it is larger than ``tile``.
+
+    Label-map models: the spatial extras (instance maps) are cut into the same tiles as the
+    label map; a style image goes whole with every tile.
+
+    Args:
+        engine: The engine.
+        x: ``N x C x H x W`` batch (label maps: integer ``N x 1 x H x W``).
+        extras: One array per further input of a label-map model (``engine.info.inputs[1:]``).
+        tile: Tile size (0 = never tile); images larger than this in H or W are tiled.
+        overlap: Tile overlap in pixels.
+
+    Returns:
+        ``N x C_out x (H * scale) x (W * scale)`` float32.
+    """
+    info = engine.info
+    h, w = x.shape[-2:]
+    if not tile or (h <= tile and w <= tile):
+        return engine(x, *extras)
+    if not extras:
+        return translate_tiled(engine, x, tile, overlap, info.stride, info.scale)
+    kinds = list(info.inputs[1:])
+    spatial = [k for k in kinds if k != "style"]
+    style = [e for k, e in zip(kinds, extras, strict=True) if k == "style"]
+    packed = np.concatenate(
+        [x] + [e for k, e in zip(kinds, extras, strict=True) if k != "style"], 1
+    )
+
+    def run_tiles(b: np.ndarray) -> np.ndarray:
+        parts = [b[:, i : i + 1] for i in range(1 + len(spatial))]
+        args = iter(parts[1:])
+        reps = [np.tile(st, (len(b) // len(st), 1, 1, 1)) for st in style]
+        ordered = [reps.pop(0) if k == "style" else next(args) for k in kinds]
+        return engine(parts[0], *ordered)
+
+    return translate_tiled(run_tiles, packed, tile, overlap, info.stride, info.scale)
 
 
 @dataclasses.dataclass
@@ -98,19 +166,6 @@ def _executor(workers: int, name: str) -> Executor:
     )
 
 
-def is_sixteen_bit(path: Path) -> bool:
-    """True when an image file holds more than 8 bits per sample (read from the header)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            if im.mode.startswith(("I", "F")):
-                return True
-            return any(";16" in str(t.args) for t in getattr(im, "tile", None) or [])
-    except Exception:  # noqa: BLE001 - the decoder reports unreadable files properly
-        return False
-
-
 def parse_bit_depth(bit_depth: int | str) -> int | None:
     """``"auto"`` -> None (follow the input), ``8`` / ``16`` (int or str) -> that depth.
 
@@ -146,7 +201,7 @@ def run_folder(
     """Translate ``inputs[i]`` into ``outputs[i]`` for every i.
 
     Args:
-        engine: The :class:`~i2i.export.engine.Engine` (called from this thread only).
+        engine: The :class:`~i2i_runtime.engine.Engine` (called from this thread only).
         inputs: Image files.
         outputs: Output files (format from the suffix; parents are created).
         batch_size: Most images per engine call; consecutive images of the same size are
@@ -158,20 +213,20 @@ def run_folder(
         queue_size: Most decoded images waiting for inference, and most translated images
             waiting to be written.
         tile: Translate images larger than ``tile`` pixels (height or width) in overlapping
-            tiles (see :func:`~i2i.export.tiling.translate_tiled`); 0 = never.
+            tiles (see :func:`~i2i_runtime.tiling.translate_tiled`); 0 = never.
         overlap: Overlap of neighbouring tiles in pixels.
         bit_depth: ``auto`` (16-bit output for 16-bit input, when the output format allows it),
             ``8`` or ``16``.
         strict: Raise on the first unreadable (or refused) image instead of recording it.
         progress: ``progress(done, total, images_per_s)`` after each finished image.
         load_image: ``load_image(path, channels) -> HxWxC float32 in [0, 1]`` (default:
-            :func:`i2i.datasets.image_io.read_image`; the CLI passes the context's loader).
+            :func:`i2i_runtime.imageio.read_image`; i2i passes its plugins' loader).
         max_batch_pixels: Pixel budget of one engine call.
         extras: Label-map models: for each further input kind of the engine (``"instance"``,
             ``"style"``), one file per input (the same file may repeat, e.g. one style image for
             all). Instance maps are read as ids and must have their label map's size; style
             images are read with ``load_image`` and scaled to the value range.
-        palette: A :class:`i2i.datasets.labelmap.Palette` mapping the colours of RGB label maps
+        palette: A :class:`i2i_runtime.labels.Palette` mapping the colours of RGB label maps
             to ids (None: label maps must be single-channel / palette PNGs of ids).
 
     Returns:
@@ -180,8 +235,6 @@ def run_folder(
     Raises:
         ConfigError: bad options. ImageReadError / InputError: a bad image with ``strict``.
     """
-    from i2i.datasets.image_io import read_image, write_image
-
     if len(inputs) != len(outputs):
         raise ConfigError(f"got {len(inputs)} inputs but {len(outputs)} outputs")
     if batch_size < 1 or queue_size < 1 or decode_workers < 0 or encode_workers < 0:
@@ -199,9 +252,13 @@ def run_folder(
             f"the model outputs {info.out_channels} channels; image files take 1 (grayscale) or "
             "3 (RGB)"
         )
+    if info.kind == "sampler":
+        raise ConfigError(
+            "this model samples images from noise and a class id (no input images); sample "
+            "from it instead of translating a folder"
+        )
     load = load_image or read_image
-    lo, hi = (float(v) for v in info.value_range)
-    labels = bool(info.inputs) and info.inputs[0] == "label"
+    labels = info.kind == "label"
     extra_kinds = list(info.inputs[1:]) if labels else []
     extras = dict(extras or {})
     for kind in extra_kinds:
@@ -224,9 +281,6 @@ def run_folder(
             progress(done, total, done / max(1e-9, time.perf_counter() - t0))
 
     def decode_labels(i: int) -> _Item:
-        from i2i.datasets.labelmap import read_label_map
-        from i2i.errors import DatasetError
-
         try:
             x = read_label_map(inputs[i], palette)[None]
             more = []
@@ -241,9 +295,7 @@ def run_folder(
                         )
                     more.append(inst)
                 else:
-                    img = load(path, info.out_channels)
-                    st = np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
-                    more.append(st * np.float32(hi - lo) + np.float32(lo))
+                    more.append(to_model_range(load(path, info.out_channels), info))
         except (ImageReadError, DatasetError, InputError) as e:
             return _Item(i, None, False, e)
         return _Item(i, x, False, extras=more)
@@ -256,20 +308,14 @@ def run_folder(
             img = load(path, info.in_channels)
         except ImageReadError as e:
             return _Item(i, None, False, e)
-        x = np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
-        if (lo, hi) != (0.0, 1.0):
-            x = x * np.float32(hi - lo) + np.float32(lo)
-        return _Item(i, x, is_sixteen_bit(path))
+        return _Item(i, to_model_range(img, info), is_sixteen_bit(path))
 
     def encode(i: int, y: np.ndarray, sixteen: bool) -> Path:
         dst = outputs[i]
-        arr = y.transpose(1, 2, 0)
-        if (lo, hi) != (0.0, 1.0):
-            arr = (arr - np.float32(lo)) / np.float32(hi - lo)
         bits = depth if depth is not None else 16 if sixteen else 8
         if bits == 16 and dst.suffix.lower() not in _SIXTEEN_BIT_SUFFIXES:
             bits = 8
-        write_image(dst, np.clip(arr, 0.0, 1.0), bit_depth=bits)
+        write_image(dst, from_model_range(y, info), bit_depth=bits)
         return dst
 
     def fail(i: int, exc: Exception) -> None:
@@ -278,30 +324,6 @@ def run_folder(
         log.warning("skipped %s: %s", inputs[i], exc)
         result.failed.append((inputs[i], str(exc)))
         finished()
-
-    def infer(x: np.ndarray, more: list[np.ndarray]) -> np.ndarray:
-        result.batches += 1
-        h, w = x.shape[-2:]
-        if tile and (h > tile or w > tile):
-            if not more:
-                return translate_tiled(engine, x, tile, overlap, info.stride, info.scale)
-            # spatial extras (instance maps) are cut into the same tiles as the label map;
-            # a style image goes whole with every tile
-            spatial = [k for k in extra_kinds if k != "style"]
-            style = [e for k, e in zip(extra_kinds, more, strict=True) if k == "style"]
-            packed = np.concatenate(
-                [x] + [e for k, e in zip(extra_kinds, more, strict=True) if k != "style"], 1
-            )
-
-            def run_tiles(b: np.ndarray) -> np.ndarray:
-                parts = [b[:, i : i + 1] for i in range(1 + len(spatial))]
-                args = iter(parts[1:])
-                reps = [np.tile(st, (len(b) // len(st), 1, 1, 1)) for st in style]
-                ordered = [reps.pop(0) if k == "style" else next(args) for k in extra_kinds]
-                return engine(parts[0], *ordered)
-
-            return translate_tiled(run_tiles, packed, tile, overlap, info.stride, info.scale)
-        return engine(x, *more)
 
     decoder = _executor(decode_workers, "i2i-decode")
     encoder = _executor(encode_workers, "i2i-encode")
@@ -321,7 +343,8 @@ def run_folder(
         x = np.stack([it.x for it in batch])  # type: ignore[misc]
         more = [np.stack([it.extras[k] for it in batch]) for k in range(len(batch[0].extras))]
         try:
-            y = infer(x, more)
+            result.batches += 1
+            y = infer(engine, x, more, tile=tile, overlap=overlap)
             ys = list(zip(batch, y, strict=True))
         except InputError as e:
             if len(batch) > 1:  # e.g. out of memory: smaller batches from now on, these singly
