@@ -52,6 +52,10 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("srgan", "i2i.plugins.srgan"),
     ("spade", "i2i.plugins.spade"),
     ("metrics_log", "i2i.training.observers"),
+    ("results_page", "i2i.tracking.report"),
+    ("tensorboard", "i2i.tracking.tensorboard"),
+    ("mlflow", "i2i.tracking.mlflow"),
+    ("wandb", "i2i.tracking.wandb"),
     ("engines", "i2i.export.engine"),
 )
 
@@ -154,6 +158,7 @@ class Context:
         losses: GAN losses by name.
         generators: Generator builders by architecture name.
         discriminators: Discriminator builders by architecture name.
+        loggers: Experiment logger classes by name (``--log NAME``).
     """
 
     pm: pluggy.PluginManager
@@ -162,6 +167,7 @@ class Context:
     losses: Registry
     generators: Registry
     discriminators: Registry
+    loggers: Registry = dataclasses.field(default_factory=lambda: Registry("experiment logger"))
 
     @property
     def hook(self) -> Any:
@@ -222,6 +228,7 @@ def load_context(pm: pluggy.PluginManager | None = None, **kwargs: Any) -> Conte
     _call_registration(
         pm, "i2i_register_networks", generators=ctx.generators, discriminators=ctx.discriminators
     )
+    _call_registration(pm, "i2i_register_loggers", registrar=ctx.loggers)
     for name, spec in ctx.models.items():
         if getattr(spec, "name", None) != name:
             raise PluginError(
