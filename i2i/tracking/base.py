@@ -161,6 +161,17 @@ class _Queue:
             self.pending_images -= 1
             self.logger.dropped += 1
 
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until everything queued was handed to the tool."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self.cv:
+            while (self.ops or self.busy) and not self.off:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cv.wait(left)
+            return True
+
     def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for the buffer to empty, then stop; returns records dropped."""
         deadline = time.monotonic() + max(0.0, timeout)
@@ -370,8 +381,14 @@ class ExperimentLogger:
                 self._call(self.log_artifact, ckpt, kind, self.run_step(ckpt))
         self._call(self._close, status)
 
+    def flush(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until every record queued so far reached the tool;
+        returns whether it did. The logger keeps running."""
+        return self._queue.wait_empty(timeout) if self._queue is not None else True
+
     def drain(self, timeout: float) -> int:
-        """Wait for the queue to empty (at most ``timeout`` s); returns records dropped."""
+        """Wait for the queue to empty (at most ``timeout`` s), then stop the logger's thread;
+        returns the records dropped."""
         return self._queue.drain(timeout) if self._queue is not None else 0
 
     @property

@@ -25,7 +25,7 @@ from i2i.tracking.base import ExperimentLogger
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.manager import Context
-    from i2i.training.run import RunInfo
+    from i2i.training.run import RunConfig, RunInfo
 
 log = logging.getLogger("i2i.tracking")
 
@@ -44,6 +44,31 @@ def read_tracking(run_dir: Path) -> dict[str, dict[str, Any]]:
         log.warning("ignoring %s (%s); tracked runs start afresh", path, e)
         return {}
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def check_loggers(
+    ctx: Context, run_config: RunConfig, *, strict: bool = True
+) -> list[type[ExperimentLogger]]:
+    """The logger classes of ``run_config.train.loggers``, each checked (library installed,
+    settings usable; no network).
+
+    Raises:
+        UnknownNameError: a name is not a registered logger (the message lists them).
+        ConfigError: a logger cannot work (only with ``strict``; else it is left out with a
+            warning).
+    """
+    classes: list[type[ExperimentLogger]] = []
+    for name in dict.fromkeys(run_config.train.loggers):
+        try:
+            cls = ctx.loggers.get(name)
+            cls.check(run_config)
+        except I2IError as e:
+            if strict:
+                raise
+            log.warning("%s: not logged (%s)", name, e)
+            continue
+        classes.append(cls)
+    return classes
 
 
 class TrackingSession:
@@ -85,17 +110,7 @@ class TrackingSession:
             ConfigError: a logger's library is missing or its settings cannot work (training
                 only; an attached session warns and goes on without that logger).
         """
-        classes: list[type[ExperimentLogger]] = []
-        for name in dict.fromkeys(run.config.train.loggers):
-            try:
-                cls = self.ctx.loggers.get(name)
-                cls.check(run.config)
-            except I2IError as e:
-                if not attached:
-                    raise
-                log.warning("%s: not logged (%s)", name, e)
-                continue
-            classes.append(cls)
+        classes = check_loggers(self.ctx, run.config, strict=not attached)
         if not classes or not run.is_main:
             return
         self.run, self.attached = run, attached

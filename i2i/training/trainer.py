@@ -25,7 +25,7 @@ from i2i.errors import CheckpointError, ConfigError, NonFiniteLossError
 from i2i.manager import Context
 from i2i.model import GANModel, set_requires_grad
 from i2i.specs import DataOptions
-from i2i.tracking.session import TrackingSession
+from i2i.tracking.session import TrackingSession, check_loggers
 from i2i.training import distributed, runtime
 from i2i.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from i2i.training.run import RunConfig, RunInfo, write_text_atomic
@@ -230,6 +230,7 @@ class Trainer:
             raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
         if t.size < 0 or t.size % 1:
             raise ConfigError(f"train.size must be a positive number of pixels, got {t.size}")
+        check_loggers(ctx, run_config)  # --log names and libraries, before any work
         self.dist, self.device = distributed.setup(t.device)
         self.rank, self.world_size = self.dist.rank, self.dist.world_size
         self.ddp: distributed.DDPModel | None = None
