@@ -20,19 +20,7 @@ import pytest
 
 import i2i
 from i2i.manager import Context
-from i2i.training.run import RunInfo, resolve_run_config
-from i2i.training.trainer import Trainer
-
-TRACKED = {
-    "size": 32,
-    "load_size": 36,
-    "batch_size": 1,
-    "workers": 0,
-    "device": "cpu",
-    "log_every": 1,
-    "sample_every": 2,
-    "checkpoint_every": 2,
-}
+from i2i.training.run import RunInfo
 
 
 class Crash:
@@ -72,10 +60,12 @@ def dead_url() -> str:
 
 
 @pytest.fixture
-def tracked_run(ctx: Context, demo_data: Callable[[str], Path]) -> Callable[..., RunInfo]:
+def tracked_run(
+    ctx: Context, demo_data: Callable[[str], Path], tiny_run: Callable[..., RunInfo]
+) -> Callable[..., RunInfo]:
     """``tracked_run(out, steps, loggers, crash_at=None, plugins=(), resume=False,
     context=None, **train)``: a tiny pix2pix run (samples and checkpoints every 2 steps) with
-    experiment loggers."""
+    experiment loggers and extra plugins."""
 
     def run(
         out: Path,
@@ -89,18 +79,14 @@ def tracked_run(ctx: Context, demo_data: Callable[[str], Path]) -> Callable[...,
         **train: Any,
     ) -> RunInfo:
         c = context or ctx
-        spec = c.models.get("pix2pix")
-        rc = resolve_run_config(
-            spec,
-            demo_data("aligned"),
-            train_options={**TRACKED, "steps": steps, "loggers": list(loggers), **train},
-            overrides=list(spec.tiny),
-        )
         extra = [*plugins, *([Crash(crash_at)] if crash_at else [])]
         for p in extra:
             c.pm.register(p)
         try:
-            return Trainer(c, rc, out, resume=resume).fit()
+            return tiny_run(
+                "pix2pix", demo_data("aligned"), out, steps=steps, resume=resume, context=c,
+                **{"sample_every": 2, "checkpoint_every": 2, "loggers": list(loggers), **train},
+            )  # fmt: skip
         finally:
             for p in extra:
                 c.pm.unregister(p)
