@@ -6,7 +6,8 @@ blocks of ``--block`` steps, and after each step call the observer hooks the tra
 written and ``i2i_samples_saved`` every ``--sample-every`` steps); only the second context has
 the selected loggers. Each logged block ends by waiting until its loggers handed every record
 to the tool, and that wait is counted in the block: background work never leaks into the
-other block. The overhead is the difference of the mean step times.
+other block. The overhead is the difference of the mean step times, and of the process CPU
+time per step (all threads; steadier than wall time on a shared machine).
 
 MLflow needs ``MLFLOW_TRACKING_URI``; use ``WANDB_MODE=offline`` for W&B without an account.
 """
@@ -64,6 +65,7 @@ def measure(
         ctx.hook.i2i_train_start(run=info)
     counters = {"plain": 0, "tracked": 0}
     hook_time = {"plain": 0.0, "tracked": 0.0}
+    cpu = {"plain": 0.0, "tracked": 0.0}  # process CPU seconds (every thread), per condition
 
     def one(kind: str, ctx: i2i.Context, info: RunInfo, batch: Mapping[str, Any]) -> float:
         t0 = time.perf_counter()
@@ -95,7 +97,9 @@ def measure(
     rest = list(batches[warmup:])
     while rest:
         chunk, rest = rest[:block], rest[block:]
+        c0 = time.process_time()
         times["plain"] += [one("plain", plain_ctx, plain, b) for b in chunk]
+        c1 = time.process_time()
         times["tracked"] += [one("tracked", tracked_ctx, tracked, b) for b in chunk]
         t = time.perf_counter()
         for logger in session.loggers:
@@ -103,6 +107,8 @@ def measure(
         wait = time.perf_counter() - t
         waits += wait
         times["tracked"][-1] += wait  # the block's background work, charged to the block
+        cpu["plain"] += c1 - c0
+        cpu["tracked"] += time.process_time() - c1
     session.finish("completed")
     n = len(times["plain"])
     plain_mean = statistics.fmean(times["plain"])
@@ -119,6 +125,11 @@ def measure(
         "median_sec_per_iter": round(statistics.median(times["plain"]), 4),
         "median_sec_per_iter_logging": round(statistics.median(times["tracked"]), 4),
         "log_overhead_pct": round(100 * (tracked_mean - plain_mean) / plain_mean, 2),
+        # CPU time is steadier than wall time on a shared machine: what logging costs in all
+        "cpu_sec_per_iter": round(cpu["plain"] / n, 4),
+        "cpu_sec_per_iter_logging": round(cpu["tracked"] / n, 4),
+        "log_cpu_ms_per_step": round(1000 * (cpu["tracked"] - cpu["plain"]) / n, 2),
+        "log_cpu_overhead_pct": round(100 * (cpu["tracked"] - cpu["plain"]) / cpu["plain"], 2),
         "hook_ms_per_step": round(1000 * (hook_time["tracked"] - hook_time["plain"]) / n, 3),
         "flush_wait_ms_per_step": round(1000 * waits / n, 3),
         "logger_health": health,
