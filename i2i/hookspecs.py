@@ -169,7 +169,9 @@ def i2i_train_step_end(run: RunInfo, step: int, logs: dict[str, float]) -> None:
     Args:
         run: The run.
         step: Steps completed so far (1-based).
-        logs: Loss terms (``G/...``, ``D/...``), learning rates, timings.
+        logs: Mean loss terms since the last call (``G/...``, ``D/...``), learning rates
+            (``lr/G``, ...), ``sec_per_step``, ``images_per_sec``, ``epoch``,
+            ``skipped_images``.
     """
 
 

@@ -61,11 +61,15 @@ def test_params_metrics_images_artifacts_and_the_same_run_after_resume(
     grids = [f for f in files if f.startswith("images/samples") and f.endswith(".png")]
     assert len(grids) == 3, files  # steps 2 and 4, and the end (5)
 
-    # i2i eval later: the metrics reach the same MLflow run at the checkpoint's step
+    # i2i eval and i2i export later: into the same MLflow run, at the checkpoint's step
+    onnx = tmp_path / "g.onnx"
+    onnx.write_bytes(b"an exported model")
     with attached(ctx, out, 5) as info:
         assert info is not None and info.start_step == 5
         ctx.hook.i2i_evaluation_done(run=info, step=5, metrics={"psnr": 21.5}, out_dir=None)
+        ctx.hook.i2i_artifact_saved(run=info, path=onnx, kind="onnx", step=5)
     assert history(client, run_id, "eval/psnr") == [5]
+    assert "onnx/g.onnx" in all_artifacts(client, run_id)
     assert client.get_run(run_id).info.status == "FINISHED"
     assert json.loads((out / "evaluations.jsonl").read_text())["metrics"] == {"psnr": 21.5}
     page = (out / "index.html").read_text()
