@@ -10,6 +10,12 @@ interleaved step by step so machine noise hits both alike; the medians are compa
 ``--precision bf16`` the script also trains a fresh fp32 and a fresh bf16 i2i model from the same
 weights on the same batches for ``--loss-steps`` steps and reports how far the mean losses differ.
 
+With ``--log tensorboard`` (``mlflow``, ``wandb``; repeatable) it measures instead what the
+experiment loggers add to a step, trainer hooks included (see ``logging_overhead.py``):
+``sec_per_iter`` vs ``sec_per_iter_logging`` and ``log_overhead_pct``.
+
+    python benchmarks/train_step.py --model pix2pix --size 128 --steps 40 --log tensorboard
+
 The last line printed is one JSON object with ``sec_per_iter``, ``baseline_sec_per_iter``
 (the plain implementation in fp32), ``speedup_vs_baseline``, ``gflops_per_s``
 (torch.utils.flop_counter) and ``peak_rss_mb``.
@@ -204,6 +210,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="leave glibc malloc at its defaults (i2i's trainer tunes it on CPU; see "
         "i2i.training.runtime.tune_cpu_allocator); applies to both implementations",
     )
+    p.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="measure what experiment loggers cost instead (tensorboard | mlflow | wandb, "
+        "repeatable; see logging_overhead.py): no baseline, --steps timed steps each",
+    )
+    p.add_argument("--log-every", type=int, default=1, help="with --log: train.log_every")
+    p.add_argument("--sample-every", type=int, default=10, help="with --log: train.sample_every")
+    p.add_argument("--block", type=int, default=5, help="with --log: steps per alternating block")
     args = p.parse_args(argv)
 
     ctx = i2i.load_context()
@@ -225,6 +242,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     batches = [smooth_batch(keys, args.size, 1, g, device) for _ in range(args.steps + warmup)]
     if args.channels_last:
         batches = [channels_last(b) for b in batches]
+    if args.log:
+        from logging_overhead import measure
+
+        res = measure(
+            args.model, CONFIG_OVERRIDES.get(args.model, ()), step, batches, warmup, args.log,
+            log_every=args.log_every, sample_every=args.sample_every, block=args.block,
+        )  # fmt: skip
+        result = {
+            "model": args.model, "size": args.size, "batch_size": 1, "precision": args.precision,
+            "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            **res,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }  # fmt: skip
+        print(json.dumps(result))
+        return result
     with FlopCounterMode(display=False) as fc:
         step(batches[0], 0)  # warm-up, counted
     flops = fc.get_total_flops()

@@ -5,6 +5,7 @@ The public API a plugin may use (built-in plugins use nothing else)::
     import i2i
     i2i.hookimpl, i2i.ModelSpec, i2i.DatasetFormatSpec, i2i.GANModel, i2i.OptimGroup,
     i2i.InferenceInfo, i2i.opt, i2i.GeneratorConfig, i2i.DiscriminatorConfig, ...
+    i2i.ExperimentLogger (base class of experiment trackers, ``--log NAME``)
     i2i.nn (primitives), i2i.errors
 """
 
@@ -44,6 +45,7 @@ from i2i.specs import (
     InferenceInfo,
     ModelSpec,
 )
+from i2i.tracking.base import ExperimentLogger
 from i2i.training.run import RunInfo
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "DatasetReport",
     "DemoRecipe",
     "DiscriminatorConfig",
+    "ExperimentLogger",
     "ExportError",
     "GANModel",
     "GeneratorConfig",

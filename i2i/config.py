@@ -120,6 +120,38 @@ class ScheduleConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrackingConfig:
+    """Settings of the experiment trackers chosen by ``train.loggers`` (``--log NAME``).
+
+    Empty strings fall back to each tool's own environment variables (docs/tracking.md).
+    """
+
+    project: str = opt(
+        "",
+        "MLflow experiment / W&B project (empty: $MLFLOW_EXPERIMENT_NAME / $WANDB_PROJECT, "
+        "else 'i2i')",
+    )
+    name: str = opt("", "name of the tracked run (empty: the run folder's name)")
+    tensorboard_dir: str = opt(
+        "", "TensorBoard log folder, relative to the run folder (empty: tensorboard)"
+    )
+    mlflow_uri: str = opt("", "MLflow tracking server URI (empty: $MLFLOW_TRACKING_URI)")
+    wandb_entity: str = opt("", "W&B entity (user or team; empty: $WANDB_ENTITY or your default)")
+    wandb_mode: str = opt(
+        "", "W&B mode: online | offline | disabled (empty: $WANDB_MODE, else online)"
+    )
+    artifacts: str = opt(
+        "model",
+        "what the final checkpoint uploads (MLflow, W&B): model (weights) | checkpoint "
+        "(the whole folder, resumable) | none",
+    )
+    buffer: int = opt(10000, "metric records kept while a tracker is unreachable (oldest dropped)")
+    flush_timeout: float = opt(
+        30.0, "seconds to wait at the end for an unreachable tracker before dropping its records"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Settings of the generic trainer, shared by every family (``--set train.KEY=VALUE``)."""
 
@@ -153,6 +185,10 @@ class TrainConfig:
     pin_memory: bool = opt(True, "CUDA: pinned host memory and non-blocking copies")
     fused_optimizer: bool = opt(True, "fused Adam kernels on CPU and CUDA")
     grad_clip: float = opt(0.0, "clip gradient norm per network group (0 = off)")
+    loggers: tuple[str, ...] = opt(
+        (), "experiment trackers to log to: tensorboard, mlflow, wandb (--log NAME, repeatable)"
+    )
+    tracking: TrackingConfig = opt(TrackingConfig(), "settings of the experiment trackers")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ Three kinds of hook:
    ``registrar.add(name, obj)``. A name registered by two plugins is an error naming both.
 2. **Decisions** (``firstresult=True``): the first non-None answer wins; built-in defaults are
    ``trylast`` so any plugin can override them.
-3. **Observers**: called for their side effects (logging backends); return None.
+3. **Observers**: called for their side effects (logging backends); return None. The built-in
+   ones are the ``metrics.jsonl`` log, the HTML results page and the experiment loggers
+   (TensorBoard, MLflow, W&B; see ``i2i.tracking``): each sees a run only through these hooks.
 
 Example plugin module::
 
@@ -107,6 +109,18 @@ def i2i_register_importers(registrar: Registrar) -> None:
 
 
 @hookspec
+def i2i_register_loggers(registrar: Registrar) -> None:
+    """Register experiment loggers by name (``--log NAME`` / ``train.loggers``).
+
+    Args:
+        registrar: ``registrar.add(name, cls)`` with a subclass of
+            :class:`i2i.tracking.ExperimentLogger` whose ``name`` equals ``name``. The class is
+            only instantiated (on rank 0) for runs that select it; registering costs nothing
+            else, so import the tool's library inside the class's methods.
+    """
+
+
+@hookspec
 def i2i_register_commands(app: Any) -> None:
     """Add CLI commands.
 
@@ -167,13 +181,57 @@ def i2i_train_step_end(run: RunInfo, step: int, logs: dict[str, float]) -> None:
     Args:
         run: The run.
         step: Steps completed so far (1-based).
-        logs: Loss terms (``G/...``, ``D/...``), learning rates, timings.
+        logs: Mean loss terms since the last call (``G/...``, ``D/...``), learning rates
+            (``lr/G``, ...), ``sec_per_step``, ``images_per_sec``, ``epoch``,
+            ``skipped_images``.
     """
 
 
 @hookspec
 def i2i_checkpoint_saved(run: RunInfo, path: Path, step: int) -> None:
     """A checkpoint directory was written (atomically) at ``path``."""
+
+
+@hookspec
+def i2i_samples_saved(run: RunInfo, step: int, path: Path, grid: np.ndarray) -> None:
+    """A sample grid was written (every ``train.sample_every`` steps and at the end of a
+    completed run; rank 0 only).
+
+    Args:
+        run: The run.
+        step: Steps completed when the grid was made.
+        path: The PNG file (``RUN/samples/step_NNNNNNN.png``).
+        grid: The same picture as an ``H x W x 3`` uint8 array; read it, do not change it.
+    """
+
+
+@hookspec
+def i2i_evaluation_done(
+    run: RunInfo, step: int, metrics: dict[str, float], out_dir: Path | None
+) -> None:
+    """An evaluation of the run's model finished: during training, or later (``i2i eval`` and
+    ``i2i demo`` on a run folder, with ``run`` rebuilt from the folder).
+
+    Args:
+        run: The run (``run.run_dir`` holds it).
+        step: The training step of the evaluated checkpoint.
+        metrics: Metric name -> value (e.g. ``psnr_y``, ``fid``); numbers only, nested or
+            non-numeric results are left out.
+        out_dir: The folder with the evaluation's own files (``eval.json``, per-image CSV), or
+            None.
+    """
+
+
+@hookspec
+def i2i_artifact_saved(run: RunInfo, path: Path, kind: str, step: int) -> None:
+    """A file made from the run's model was written outside training (rank 0 only).
+
+    Args:
+        run: The run the model came from (rebuilt from its folder).
+        path: The file, e.g. ``model.onnx``; it may lie outside the run folder.
+        kind: What it is: ``"onnx"`` (``i2i export``); plugins may add kinds.
+        step: The training step of the checkpoint it was made from.
+    """
 
 
 @hookspec

@@ -52,6 +52,10 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("srgan", "i2i.plugins.srgan"),
     ("spade", "i2i.plugins.spade"),
     ("metrics_log", "i2i.training.observers"),
+    ("results_page", "i2i.tracking.report"),
+    ("tensorboard", "i2i.tracking.tensorboard"),
+    ("mlflow", "i2i.tracking.mlflow"),
+    ("wandb", "i2i.tracking.wandb"),
     ("engines", "i2i.export.engine"),
     ("importers", "i2i.importers.builtin"),
 )
@@ -156,6 +160,7 @@ class Context:
         generators: Generator builders by architecture name.
         discriminators: Discriminator builders by architecture name.
         importers: Checkpoint importers (``i2i import``) by name.
+        loggers: Experiment logger classes by name (``--log NAME``).
     """
 
     pm: pluggy.PluginManager
@@ -165,6 +170,7 @@ class Context:
     generators: Registry
     discriminators: Registry
     importers: Registry = dataclasses.field(default_factory=lambda: Registry("checkpoint importer"))
+    loggers: Registry = dataclasses.field(default_factory=lambda: Registry("experiment logger"))
 
     @property
     def hook(self) -> Any:
@@ -226,6 +232,7 @@ def load_context(pm: pluggy.PluginManager | None = None, **kwargs: Any) -> Conte
         pm, "i2i_register_networks", generators=ctx.generators, discriminators=ctx.discriminators
     )
     _call_registration(pm, "i2i_register_importers", registrar=ctx.importers)
+    _call_registration(pm, "i2i_register_loggers", registrar=ctx.loggers)
     for name, spec in ctx.models.items():
         if getattr(spec, "name", None) != name:
             raise PluginError(

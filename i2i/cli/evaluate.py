@@ -47,10 +47,26 @@ def register(app: typer.Typer, ctx: Context) -> None:
 
 def evaluate_and_report(ctx: Context, loaded: Any, data_root: Path, out_dir: Path) -> str:
     """Run ``loaded``'s family evaluation into ``out_dir`` (``eval.json`` and the family's own
-    files); returns the one-line summary (used by ``eval`` and ``demo``)."""
+    files); returns the one-line summary (used by ``eval`` and ``demo``).
+
+    When the checkpoint belongs to a run folder, the numbers go to the
+    ``i2i_evaluation_done`` hook with the run: its results page and its experiment loggers
+    (``train.loggers``) record them at the checkpoint's step.
+    """
+    from i2i.tracking import attached
+
     out_dir.mkdir(parents=True, exist_ok=True)
     result = loaded.spec.evaluate(ctx, loaded, data_root, out_dir)
     (out_dir / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    numbers = {
+        k: float(v)
+        for k, v in result.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    step = loaded.checkpoint.step
+    with attached(ctx, loaded.checkpoint.path, step) as run:
+        if run is not None:
+            ctx.hook.i2i_evaluation_done(run=run, step=step, metrics=numbers, out_dir=out_dir)
     summary = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
         for k, v in result.items()

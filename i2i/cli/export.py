@@ -50,3 +50,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
             )
         if result.psnr_db is not None:
             say(f"  int8 vs fp32 outputs on the calibration images: PSNR {result.psnr_db:.2f} dB")
+        from i2i.tracking import attached
+
+        step = int(result.metadata.get("i2i_step", "0") or 0)
+        with attached(ctx, source, step) as run:  # the run's page and loggers record the file
+            if run is not None:
+                ctx.hook.i2i_artifact_saved(run=run, path=result.path, kind="onnx", step=step)

@@ -174,6 +174,12 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
         ),
         resume: bool = typer.Option(False, "--resume", help="continue the run in --out"),
         no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+        log: list[str] = typer.Option(
+            None,
+            "--log",
+            help="log to an experiment tracker too: tensorboard | mlflow | wandb (repeatable; "
+            "train.loggers; settings: train.tracking.*, docs/tracking.md)",
+        ),
     ) -> None:
         out_dir = out or Path("runs") / spec.name
         if epochs is not None and steps is None:
@@ -192,6 +198,7 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             "sync_bn": sync_bn,
             "compile": compile_,
             "channels_last": channels_last,
+            "loggers": list(log) if log else None,
         }
         info = run_training(
             ctx,

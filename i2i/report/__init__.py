@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from i2i.report.grid import make_grid, save_grid
+from i2i.report.grid import make_grid, save_grid, write_grid
 from i2i.report.html import render_run_page, write_run_page
 from i2i.report.plots import charts_for_run, loss_chart_svg, read_metrics
 
@@ -21,5 +21,6 @@ __all__ = [
     "read_metrics",
     "render_run_page",
     "save_grid",
+    "write_grid",
     "write_run_page",
 ]

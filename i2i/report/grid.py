@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from i2i.errors import InputError
 from i2i.report._atomic import atomic_write_bytes
 
-__all__ = ["make_grid", "save_grid"]
+__all__ = ["make_grid", "save_grid", "write_grid"]
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,15 @@ def save_grid(images: Mapping[str, torch.Tensor], path: str | Path, max_rows: in
     Example:
         >>> save_grid({"A": real_a, "fake_B": fake_b}, run / "samples" / "step_000200.png")
     """
-    grid = make_grid(images, max_rows=max_rows)
+    return write_grid(make_grid(images, max_rows=max_rows), path)
+
+
+def write_grid(grid: np.ndarray, path: str | Path) -> Path:
+    """Write a grid made by :func:`make_grid` (``H x W x 3`` uint8) as a PNG, atomically.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
     buf = io.BytesIO()
     Image.fromarray(grid).save(buf, format="PNG")
     path = atomic_write_bytes(path, buf.getvalue())

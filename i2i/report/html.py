@@ -14,24 +14,31 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import html
-import json
 import logging
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from PIL import Image
 
 from i2i import __version__
 from i2i.errors import I2IError
 from i2i.report._atomic import atomic_write_text
+from i2i.report._html import (
+    esc,
+    href,
+    read_json,
+    read_text,
+    rel,
+    size_text,
+    to_int,
+    value_text,
+)
 from i2i.report.plots import charts_for_run, read_metrics
+from i2i.report.records import evaluations_section, exports_table, tracking_facts
 
 try:  # Python >= 3.11
     import tomllib as _toml
@@ -55,31 +62,6 @@ REFRESH_SECONDS = 60  # a running run's page reloads itself this often
 # Tolerant readers
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        log.warning("cannot read %s: %s", path, exc)
-        return None
-
-
-def _read_json(path: Path) -> Any:
-    text = _read_text(path)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        log.warning("ignoring %s: not valid JSON (%s)", path, exc)
-        return None
-
-
 def _parse_toml(text: str | None) -> dict[str, Any]:
     if not text or _toml is None:
         return {}
@@ -90,29 +72,9 @@ def _parse_toml(text: str | None) -> dict[str, Any]:
         return {}
 
 
-def _int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float) and math.isfinite(v):
-        return int(v)
-    return None
-
-
 def _number_in(name: str) -> int | None:
     found = re.findall(r"\d+", name)
     return int(found[-1]) if found else None
-
-
-def _href(rel: str) -> str:
-    """A relative URL for a POSIX-style relative path, escaped for an HTML attribute."""
-    return _esc(quote(rel, safe="/._-~"))
-
-
-def _rel(path: Path, run_dir: Path) -> str:
-    """``path`` relative to the run folder, POSIX style."""
-    return Path(os.path.relpath(path, run_dir)).as_posix()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,15 +92,15 @@ class _Status:
 
 
 def _status(run_dir: Path, config: Mapping[str, Any], records: list[dict[str, Any]]) -> _Status:
-    raw = _read_json(run_dir / "status.json")
+    raw = read_json(run_dir / "status.json")
     st = _Status()
     if isinstance(raw, Mapping):
         st.family = str(raw["family"]) if raw.get("family") else None
         st.status = str(raw["status"]) if raw.get("status") else None
-        st.step = _int(raw.get("step"))
-        st.total_steps = _int(raw.get("total_steps"))
+        st.step = to_int(raw.get("step"))
+        st.total_steps = to_int(raw.get("total_steps"))
         st.message = str(raw["message"]) if raw.get("message") else None
-        st.skipped_images = _int(raw.get("skipped_images"))
+        st.skipped_images = to_int(raw.get("skipped_images"))
     # Fallbacks for a run without status.json (very early, or written by an older version).
     if st.family is None:
         for key in ("family", "model"):
@@ -146,11 +108,11 @@ def _status(run_dir: Path, config: Mapping[str, Any], records: list[dict[str, An
                 st.family = config[key]
                 break
     if st.step is None:
-        steps = [_int(r.get("step")) for r in records]
+        steps = [to_int(r.get("step")) for r in records]
         st.step = max((s for s in steps if s is not None), default=None)
     if st.total_steps is None:
         train = config.get("train")
-        steps = _int(train.get("steps")) if isinstance(train, Mapping) else None
+        steps = to_int(train.get("steps")) if isinstance(train, Mapping) else None
         st.total_steps = steps if steps else None
     return st
 
@@ -187,7 +149,7 @@ def _samples(run_dir: Path) -> list[_Image]:
         return (n if n is not None else -1, p.name)
 
     return [
-        _Image(_rel(p, run_dir), p.name, _number_in(p.stem), None) for p in sorted(files, key=order)
+        _Image(rel(p, run_dir), p.name, _number_in(p.stem), None) for p in sorted(files, key=order)
     ]
 
 
@@ -219,7 +181,7 @@ def _locate(value: Any, run_dir: Path, allow_cwd: bool) -> tuple[str | None, str
     for cand in candidates:
         try:
             if cand.is_file():
-                return _rel(cand.resolve(), run_dir.resolve()), name
+                return rel(cand.resolve(), run_dir.resolve()), name
         except (OSError, ValueError):  # e.g. another drive on Windows
             continue
     return None, name
@@ -235,7 +197,7 @@ def _translations(run_dir: Path) -> tuple[list[_Pair], int]:
         pass
     entries: list[Mapping[str, Any]] = []
     for index in indexes:
-        data = _read_json(index)
+        data = read_json(index)
         if isinstance(data, Mapping):
             data = data.get("items", data.get("pairs"))
         if isinstance(data, list):
@@ -259,7 +221,7 @@ class _Checkpoint:
 
 def _checkpoints(run_dir: Path) -> list[_Checkpoint]:
     folder = run_dir / "checkpoints"
-    latest = (_read_text(folder / "latest") or "").strip()
+    latest = (read_text(folder / "latest") or "").strip()
     out = []
     try:
         dirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -282,15 +244,6 @@ def _checkpoints(run_dir: Path) -> list[_Checkpoint]:
 # Formatting
 
 
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
@@ -306,14 +259,6 @@ def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return ""
     return _dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, float):
-        if math.isfinite(v) and 1e3 <= abs(v) < 1e12:
-            return f"{v:,.0f}"
-        return f"{v:.4g}"
-    return str(v)
 
 
 STATUS_CLASSES = {
@@ -405,10 +350,10 @@ footer { margin-top: 28px; color: var(--muted); font-size: 13px; text-align: cen
 
 def _header(name: str, st: _Status, records: list[dict[str, Any]]) -> list[str]:
     status_cls = STATUS_CLASSES.get((st.status or "").lower(), "")
-    out = ['<header class="top">', f"<h1>{_esc(name)}</h1>", '<div class="sub">']
+    out = ['<header class="top">', f"<h1>{esc(name)}</h1>", '<div class="sub">']
     if st.family:
-        out.append(f'<span class="badge family">{_esc(st.family)}</span>')
-    out.append(f'<span class="badge {status_cls}">{_esc(st.status or "status unknown")}</span>')
+        out.append(f'<span class="badge family">{esc(st.family)}</span>')
+    out.append(f'<span class="badge {status_cls}">{esc(st.status or "status unknown")}</span>')
     out.append("</div>")
 
     if st.step is not None and st.total_steps:
@@ -423,22 +368,22 @@ def _header(name: str, st: _Status, records: list[dict[str, Any]]) -> list[str]:
     if st.step is not None:
         total = f" / {st.total_steps:,}" if st.total_steps else ""
         pct = f" ({st.step / st.total_steps:.0%})" if st.total_steps else ""
-        facts.append(f"step <b>{st.step:,}{_esc(total)}</b>{_esc(pct)}")
+        facts.append(f"step <b>{st.step:,}{esc(total)}</b>{esc(pct)}")
     elapsed, t_step = None, None
     for rec in reversed(records):
         t = rec.get("time")
         if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
-            elapsed, t_step = float(t), _int(rec.get("step"))
+            elapsed, t_step = float(t), to_int(rec.get("step"))
             break
     if elapsed is not None and elapsed > 0:
-        facts.append(f"elapsed <b>{_esc(_duration(elapsed))}</b>")
+        facts.append(f"elapsed <b>{esc(_duration(elapsed))}</b>")
         if t_step:
             rate = t_step / elapsed
             facts.append(f"<b>{rate:.3g}</b> steps/s")
             if (st.status or "").lower() == "running" and st.total_steps and st.step is not None:
                 left = max(st.total_steps - st.step, 0) / rate if rate > 0 else None
                 if left:
-                    facts.append(f"about <b>{_esc(_duration(left))}</b> left")
+                    facts.append(f"about <b>{esc(_duration(left))}</b> left")
     if st.skipped_images is not None:
         facts.append(f"skipped images <b>{st.skipped_images:,}</b>")
     if facts:
@@ -447,7 +392,7 @@ def _header(name: str, st: _Status, records: list[dict[str, Any]]) -> list[str]:
         kind = (
             "failed" if status_cls == "failed" else ("warn" if status_cls == "interrupted" else "")
         )
-        out.append(f'<p class="message {kind}">{_esc(st.message)}</p>')
+        out.append(f'<p class="message {kind}">{esc(st.message)}</p>')
     if st.skipped_images:
         out.append(
             f'<p class="message warn">{st.skipped_images:,} image(s) could not be read and were '
@@ -472,9 +417,9 @@ def _latest_sample(run_dir: Path, samples: list[_Image]) -> list[str]:
         cls = ' class="pixelated"' if scale > 1 else ""
     caption = f"step {last.step:,}" if last.step is not None else last.name
     out.append(
-        f'<figure class="latest"><a href="{_href(last.rel)}"><img src="{_href(last.rel)}"'
-        f'{attrs}{cls} alt="{_esc("sample grid " + last.name)}"></a>'
-        f'<figcaption>{_esc(caption)} &middot; <a href="{_href(last.rel)}">{_esc(last.rel)}</a>'
+        f'<figure class="latest"><a href="{href(last.rel)}"><img src="{href(last.rel)}"'
+        f'{attrs}{cls} alt="{esc("sample grid " + last.name)}"></a>'
+        f'<figcaption>{esc(caption)} &middot; <a href="{href(last.rel)}">{esc(last.rel)}</a>'
         "</figcaption></figure>"
     )
     out.append("</section>")
@@ -493,18 +438,20 @@ def _charts(records: list[dict[str, Any]]) -> list[str]:
         return out
     out.append('<div class="charts">')
     for title, svg in charts:
-        out.append(f'<figure aria-label="{_esc(title)}">{svg}</figure>')
+        out.append(f'<figure aria-label="{esc(title)}">{svg}</figure>')
     out.append("</div>")
     last = {k: v for k, v in records[-1].items() if k != "step"} if records else {}
     if last:
-        step = _int(records[-1].get("step"))
+        step = to_int(records[-1].get("step"))
         where = f" at step {step:,}" if step is not None else ""
-        out.append(f"<h2 style='margin-top:18px'>Latest values<small>{_esc(where)}</small></h2>")
+        out.append(f"<h2 style='margin-top:18px'>Latest values<small>{esc(where)}</small></h2>")
         out.append('<dl class="metrics">')
         for k, v in last.items():
             if isinstance(v, (dict, list)):
                 continue
-            out.append(f"<div><dt title='{_esc(k)}'>{_esc(k)}</dt><dd>{_esc(_value(v))}</dd></div>")
+            out.append(
+                f"<div><dt title='{esc(k)}'>{esc(k)}</dt><dd>{esc(value_text(v))}</dd></div>"
+            )
         out.append("</dl>")
     out.append("</section>")
     return out
@@ -518,15 +465,15 @@ def _history(samples: list[_Image]) -> list[str]:
     note = f"{len(shown)} of {len(earlier)}, evenly spaced" if len(shown) < len(earlier) else ""
     out = [
         '<section id="history">',
-        f"<h2>Sample history<small>{_esc(note)}</small></h2>",
+        f"<h2>Sample history<small>{esc(note)}</small></h2>",
         '<div class="gallery">',
     ]
     for img in reversed(shown):
         caption = f"step {img.step:,}" if img.step is not None else img.name
         out.append(
-            f'<figure><a href="{_href(img.rel)}"><img src="{_href(img.rel)}" loading="lazy" '
-            f'alt="{_esc("sample grid " + img.name)}"></a>'
-            f"<figcaption>{_esc(caption)}</figcaption></figure>"
+            f'<figure><a href="{href(img.rel)}"><img src="{href(img.rel)}" loading="lazy" '
+            f'alt="{esc("sample grid " + img.name)}"></a>'
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
         )
     out.append("</div></section>")
     return out
@@ -534,10 +481,10 @@ def _history(samples: list[_Image]) -> list[str]:
 
 def _side(rel: str | None, name: str, what: str) -> str:
     if rel is None:
-        return f'<div class="missing" title="{_esc(name)}">{_esc(what)} missing</div>'
+        return f'<div class="missing" title="{esc(name)}">{esc(what)} missing</div>'
     return (
-        f'<a href="{_href(rel)}"><img src="{_href(rel)}" loading="lazy" '
-        f'alt="{_esc(what + " " + name)}" title="{_esc(name)}"></a>'
+        f'<a href="{href(rel)}"><img src="{href(rel)}" loading="lazy" '
+        f'alt="{esc(what + " " + name)}" title="{esc(name)}"></a>'
     )
 
 
@@ -547,7 +494,7 @@ def _translations_section(pairs: list[_Pair], total: int) -> list[str]:
     note = f"first {len(pairs)} of {total}" if total > len(pairs) else f"{total}"
     out = [
         '<section id="translations">',
-        f"<h2>Translations<small>{_esc(note)} &middot; input | output</small></h2>",
+        f"<h2>Translations<small>{esc(note)} &middot; input | output</small></h2>",
         '<div class="pairs">',
     ]
     for p in pairs:
@@ -555,17 +502,17 @@ def _translations_section(pairs: list[_Pair], total: int) -> list[str]:
             '<figure class="pair"><div class="sides">'
             f"{_side(p.input_rel, p.input_name, 'input')}"
             f"{_side(p.output_rel, p.output_name, 'output')}</div>"
-            f"<figcaption>{_esc(p.input_name)} &rarr; {_esc(p.output_name)}</figcaption></figure>"
+            f"<figcaption>{esc(p.input_name)} &rarr; {esc(p.output_name)}</figcaption></figure>"
         )
     out.append("</div></section>")
     return out
 
 
-def _checkpoints_section(checkpoints: list[_Checkpoint]) -> list[str]:
+def _checkpoints_section(checkpoints: list[_Checkpoint], exports: list[str]) -> list[str]:
     out = ['<section id="checkpoints">', "<h2>Checkpoints</h2>"]
     if not checkpoints:
-        out.append('<p class="empty">No checkpoints yet.</p></section>')
-        return out
+        out.append('<p class="empty">No checkpoints yet.</p>')
+        return [*out, *exports, "</section>"]
     out.append(
         '<table><thead><tr><th>checkpoint</th><th class="num">step</th><th class="num">size</th>'
         "<th>saved</th><th></th></tr></thead><tbody>"
@@ -575,12 +522,12 @@ def _checkpoints_section(checkpoints: list[_Checkpoint]) -> list[str]:
         step = f"{c.step:,}" if c.step is not None else ""
         latest = '<span class="badge completed">latest</span>' if c.latest else ""
         out.append(
-            f'<tr><td><a href="{_href(rel)}">{_esc(c.name)}</a></td><td class="num">{step}</td>'
-            f'<td class="num">{_esc(_bytes(c.size))}</td><td>{_esc(_when(c.modified))}</td>'
+            f'<tr><td><a href="{href(rel)}">{esc(c.name)}</a></td><td class="num">{step}</td>'
+            f'<td class="num">{esc(size_text(c.size))}</td><td>{esc(_when(c.modified))}</td>'
             f"<td>{latest}</td></tr>"
         )
-    out.append("</tbody></table></section>")
-    return out
+    out.append("</tbody></table>")
+    return [*out, *exports, "</section>"]
 
 
 def _config_section(config_text: str | None) -> list[str]:
@@ -588,7 +535,7 @@ def _config_section(config_text: str | None) -> list[str]:
     if config_text is None:
         out.append('<p class="empty">No config.toml in this run folder.</p>')
     else:
-        out.append(f'<pre class="config">{_esc(config_text)}</pre>')
+        out.append(f'<pre class="config">{esc(config_text)}</pre>')
     out.append("</section>")
     return out
 
@@ -608,7 +555,7 @@ def render_run_page(run_dir: str | Path) -> str:
     """
     run_dir = Path(run_dir)
     name = run_dir.resolve().name or str(run_dir)
-    config_text = _read_text(run_dir / "config.toml")
+    config_text = read_text(run_dir / "config.toml")
     config = _parse_toml(config_text)
     records = read_metrics(run_dir / "metrics.jsonl")
     st = _status(run_dir, config, records)
@@ -625,29 +572,36 @@ def render_run_page(run_dir: str | Path) -> str:
     links = [("samples", "Samples"), ("losses", "Losses")]
     if len(samples) > 1:
         links.append(("history", "History"))
+    evaluation = evaluations_section(run_dir)
+    if evaluation:
+        links.append(("evaluation", "Evaluation"))
     if n_pairs:
         links.append(("translations", "Translations"))
     links += [("checkpoints", "Checkpoints"), ("config", "Config")]
 
     body: list[str] = []
     body += _header(name, st, records)
-    body.append("<nav>" + "".join(f'<a href="#{i}">{_esc(t)}</a>' for i, t in links) + "</nav>")
+    tracked = tracking_facts(run_dir)
+    if tracked:
+        body.append('<ul class="facts">' + "".join(f"<li>{t}</li>" for t in tracked) + "</ul>")
+    body.append("<nav>" + "".join(f'<a href="#{i}">{esc(t)}</a>' for i, t in links) + "</nav>")
     body += _latest_sample(run_dir, samples)
     body += _charts(records)
+    body += evaluation
     body += _history(samples)
     body += _translations_section(pairs, n_pairs)
-    body += _checkpoints_section(checkpoints)
+    body += _checkpoints_section(checkpoints, exports_table(run_dir))
     body += _config_section(config_text)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     auto = f" &middot; reloads every {REFRESH_SECONDS} s while running" if refresh else ""
-    body.append(f"<footer>written by i2i {_esc(__version__)} on {_esc(now)}{auto}</footer>")
+    body.append(f"<footer>written by i2i {esc(__version__)} on {esc(now)}{auto}</footer>")
 
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"{refresh}"
-        f"<title>{_esc(title)}</title>\n"
+        f"<title>{esc(title)}</title>\n"
         f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
         + "\n</main>\n</body>\n</html>\n"
@@ -659,9 +613,12 @@ def write_run_page(run_dir: str | Path) -> Path:
 
     The page shows the family, status and progress (``status.json``), skipped images, loss
     charts (``metrics.jsonl``, inline SVG), the latest sample grid large and earlier ones as a
-    gallery (``samples/``), input/output pairs of ``i2i translate`` (``translations/index.json``,
-    the first 24), the checkpoints and the ``config.toml`` text. It is self-contained and uses
-    relative links only, so the folder can be moved or zipped. Any optional file may be missing
+    gallery (``samples/``), evaluations (``evaluations.jsonl``), input/output pairs of
+    ``i2i translate`` (``translations/index.json``, the first 24), the checkpoints and exported
+    models (``artifacts.jsonl``), where the experiment trackers put the run and what they lost
+    (``tracking.json``) and the ``config.toml`` text. It is self-contained and uses relative
+    links only (tracker links excepted), so the folder can be moved or zipped. Any optional
+    file may be missing
     or damaged; a run folder holding only ``config.toml`` gives a valid page.
 
     Args:

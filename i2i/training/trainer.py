@@ -25,6 +25,7 @@ from i2i.errors import CheckpointError, ConfigError, NonFiniteLossError
 from i2i.manager import Context
 from i2i.model import GANModel, set_requires_grad
 from i2i.specs import DataOptions
+from i2i.tracking.session import TrackingSession, check_loggers
 from i2i.training import distributed, runtime
 from i2i.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from i2i.training.run import RunConfig, RunInfo, write_text_atomic
@@ -229,6 +230,7 @@ class Trainer:
             raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
         if t.size < 0 or t.size % 1:
             raise ConfigError(f"train.size must be a positive number of pixels, got {t.size}")
+        check_loggers(ctx, run_config)  # --log names and libraries, before any work
         self.dist, self.device = distributed.setup(t.device)
         self.rank, self.world_size = self.dist.rank, self.dist.world_size
         self.ddp: distributed.DDPModel | None = None
@@ -236,6 +238,7 @@ class Trainer:
         self.model: GANModel | None = None
         self.step = 0
         self.info: RunInfo | None = None
+        self.tracking: TrackingSession | None = None
 
     # -- setup -------------------------------------------------------------------------------
     def _build_data(self) -> Any:
@@ -282,10 +285,17 @@ class Trainer:
     def fit(self) -> RunInfo:
         """Run training to the end (or until stopped). Returns the run info.
 
+        The experiment loggers of ``train.loggers`` observe the run (rank 0); an exception
+        that ends training ends their tracked runs as failed.
+
         Raises:
             NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is kept).
             DatasetError: the dataset failed validation.
         """
+        with TrackingSession(self.ctx) as self.tracking:
+            return self._fit()
+
+    def _fit(self) -> RunInfo:
         t = self.cfg.train
         runtime.configure_torch(self.device, cudnn_benchmark=t.cudnn_benchmark)
         runtime.seed_everything(t.seed + self.rank)
@@ -343,6 +353,8 @@ class Trainer:
             write_text_atomic(self.run_dir / "config.toml", self.cfg.to_toml())
             info.write_status("running", start)
         hook = self.ctx.pm.hook
+        if self.tracking is not None:
+            self.tracking.start(info)
         hook.i2i_train_start(run=info)
 
         batches = self._loader(dataset, start)
@@ -370,6 +382,9 @@ class Trainer:
                         logs = distributed.all_reduce_mean(logs, self.device)
                         logs.update(stepper.lrs())
                         logs["sec_per_step"] = (time.perf_counter() - t0) / count
+                        logs["images_per_sec"] = (
+                            t.batch_size * self.world_size / max(logs["sec_per_step"], 1e-12)
+                        )
                         logs["epoch"] = self.step / spe
                         logs["skipped_images"] = skipped
                         hook.i2i_train_step_end(run=info, step=self.step, logs=logs)
@@ -387,7 +402,8 @@ class Trainer:
             status, message = "interrupted", info.stop_reason
         if last_ckpt != self.step or not list_checkpoints(self.run_dir / "checkpoints"):
             self._checkpoint(stepper, info)
-        if info.is_main and batch is not None and status == "completed":
+        sampled = t.sample_every > 0 and self.step % t.sample_every == 0  # in the loop already
+        if info.is_main and batch is not None and status == "completed" and not sampled:
             self._save_samples(stepper, batch)
         distributed.barrier()  # every rank leaves after rank 0's final checkpoint exists
         info.write_status(status, self.step, message)
@@ -414,7 +430,7 @@ class Trainer:
 
     # -- outputs -----------------------------------------------------------------------------
     def _save_samples(self, stepper: TrainStep, batch: Mapping[str, Any]) -> None:
-        from i2i.report import save_grid
+        from i2i.report import make_grid, write_grid
 
         if stepper.last_cache is None:
             return
@@ -422,7 +438,10 @@ class Trainer:
             vis = stepper.model.visuals(batch, stepper.last_cache)
         if vis:
             vis = {k: v.detach().float().cpu() for k, v in vis.items()}
-            save_grid(vis, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+            path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+            grid = make_grid(vis)
+            write_grid(grid, path)
+            self.ctx.pm.hook.i2i_samples_saved(run=self.info, step=self.step, path=path, grid=grid)
 
     def _checkpoint(self, stepper: TrainStep, info: RunInfo) -> None:
         if not info.is_main:

@@ -136,6 +136,10 @@ def test_errors_are_one_line(runner, app, tmp_path) -> None:
         invoke(runner, app, "train", "cyclegan", tmp_path, *TINY, "--set", "generator.ngff=1")
     )
     assert "generator.ngf" in err
+    err = one_line_error(
+        invoke(runner, app, "train", "cyclegan", tmp_path, *TINY, "--log", "tensorbaord")
+    )
+    assert "experiment logger 'tensorbaord'" in err and "mlflow, tensorboard, wandb" in err
 
 
 def test_datasets_demo_and_check(runner, app, tmp_path) -> None:
@@ -256,6 +260,10 @@ def test_export_cli(runner, app, demo_data, tmp_path) -> None:
 
     meta = read_metadata(tmp_path / "g.onnx")
     assert (meta.family, meta.direction, meta.stride, meta.opset) == ("cyclegan", "BtoA", 4, 17)
+    # the run records the export (i2i_artifact_saved) and its page lists it
+    (record,) = [json.loads(x) for x in (run / "artifacts.jsonl").read_text().splitlines()]
+    assert (record["kind"], record["path"], record["step"]) == ("onnx", "../g.onnx", 1)
+    assert "Exported models" in (run / "index.html").read_text()
     err = one_line_error(invoke(runner, app, "export", run, tmp_path / "s.onnx", "--static",
                                 "30x30"))  # fmt: skip
     assert "multiples of the network's stride 4" in err
@@ -312,8 +320,11 @@ def test_demo_runs_every_family_end_to_end(family, runner, app, ctx, demo_data, 
             n_inputs = len([p for p in (out / "data" / folder).iterdir() if p.is_file()])
             made = [e for e in index if e["output"].startswith(f"translations/{folder}/")]
             assert len(made) == n_inputs > 0, folder
-    if recipe.evaluate:
+    if recipe.evaluate:  # through i2i_evaluation_done: recorded at the checkpoint's step
         assert (run / "eval" / "eval.json").is_file() and "evaluation:" in r.output
+        (record,) = [json.loads(x) for x in (run / "evaluations.jsonl").read_text().splitlines()]
+        assert record["step"] == 2 and record["metrics"] and record["out_dir"] == "eval"
+        assert 'id="evaluation"' in (run / "index.html").read_text()
     r = invoke(runner, app, "demo", family, "--out", out, "--steps", "2", "--device", "cpu")
     assert r.exit_code == 0, r.output
 

@@ -84,13 +84,24 @@ def test_ddp_cyclegan_matches_single_process(demo_data, tiny_run, tmp_path) -> N
 def test_ddp_pix2pix(demo_data, tmp_path) -> None:
     dump = tmp_path / "dump"
     dump.mkdir()
-    torchrun("train", "pix2pix", demo_data("aligned"), tmp_path / "ddp", dump, 3, 1)
+    torchrun("train", "pix2pix", demo_data("aligned"), tmp_path / "ddp", dump, 3, 1,
+             'train.loggers=["tensorboard"]')  # fmt: skip
     r0, r1 = ranks(dump)
     params = [k for k in r0 if not k.endswith(("running_mean", "running_var", "batches_tracked"))]
     differ = [k for k in params if not torch.equal(r0[k], r1[k])]
     assert not differ, differ[:5]  # weights identical on both ranks
     # (running statistics are rank-local after the last forward; rank 0's are checkpointed)
     assert load_checkpoint(tmp_path / "ddp").step == 3
+    # only rank 0 logs to the tracker: one event file, each step once
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (tmp_path / "ddp" / "tensorboard").iterdir()
+    ea = EventAccumulator(str(events))
+    ea.Reload()
+    assert [e.step for e in ea.Scalars("G/total")] == [1, 2, 3]
+    assert json.loads((tmp_path / "ddp" / "tracking.json").read_text())["tensorboard"][
+        "status"
+    ] == ("completed")
 
 
 def test_sync_bn_needs_gpus(demo_data, tmp_path) -> None:

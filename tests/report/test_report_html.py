@@ -224,3 +224,42 @@ def test_failed_status_is_shown(tmp_path: Path) -> None:
 def test_missing_run_folder_raises(tmp_path: Path) -> None:
     with pytest.raises(I2IError, match="does not exist"):
         write_run_page(tmp_path / "nope")
+
+
+def test_evaluations_exports_and_trackers_are_shown_and_damage_is_tolerated(tmp_path: Path):
+    run = tmp_path / "r"
+    (run / "checkpoints" / "step_0000004").mkdir(parents=True)
+    (run / "config.toml").write_text(CONFIG)
+    (run / "eval").mkdir()
+    (run / "model.onnx").write_bytes(b"x" * 2048)
+    lines = [
+        {"step": 2, "metrics": {"psnr": 20.25, "fid": 80.5}, "out_dir": "eval"},
+        {"step": 4, "metrics": {"psnr": 22.75, "fid": None}, "out_dir": None},
+    ]
+    (run / "evaluations.jsonl").write_text(
+        "\n".join(json.dumps(x) for x in lines) + '\n{"step": 6, "metr'  # cut mid-write
+    )
+    (run / "artifacts.jsonl").write_text(
+        json.dumps({"kind": "onnx", "path": "model.onnx", "step": 4, "size": 2048}) + "\nbad\n"
+    )
+    (run / "tracking.json").write_text(
+        json.dumps(
+            {
+                "mlflow": {"where": "run abc", "url": "http://h:5000/#/experiments/1",
+                           "run_id": "abc", "dropped": 7, "errors": 2, "last_error": "<gone>"},
+                "tensorboard": {"where": "event files in /x"},
+                "junk": 3,
+            }
+        )
+    )  # fmt: skip
+    text, page = _parse(write_run_page(run))
+    assert "Evaluation" in text and "22.75" in text and "80.5" in text
+    assert "Exported models" in text and "model.onnx" in text and "2.0 KB" in text
+    assert "7 record(s) dropped, 2 error(s)" in text and "&lt;gone&gt;" in text  # escaped
+    assert "http://h:5000/#/experiments/1/runs/abc" in page.links  # the one absolute link
+    page.links = [x for x in page.links if not x.startswith("http://h:5000/")]
+    _assert_relative_links(run, page)
+    for name in ("evaluations.jsonl", "artifacts.jsonl", "tracking.json"):
+        (run / name).write_text("{[ damaged")
+    text, _ = _parse(write_run_page(run))
+    assert "Exported models" not in text and "record(s) dropped" not in text
