@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("classes", "i2i.datasets.classes"),
     ("labelmap", "i2i.datasets.labelmap"),
     ("sr_data", "i2i.datasets.sr"),
+    ("dataset_sources", "i2i.datasets.sources.builtin"),
     ("networks", "i2i.plugins.networks"),
     ("losses", "i2i.plugins.losses"),
     ("cyclegan", "i2i.plugins.cyclegan"),
@@ -154,6 +155,7 @@ class Context:
         losses: GAN losses by name.
         generators: Generator builders by architecture name.
         discriminators: Discriminator builders by architecture name.
+        dataset_sources: Dataset sources (``i2i datasets download``) by name.
     """
 
     pm: pluggy.PluginManager
@@ -162,6 +164,9 @@ class Context:
     losses: Registry
     generators: Registry
     discriminators: Registry
+    dataset_sources: Registry = dataclasses.field(
+        default_factory=lambda: Registry("dataset source")
+    )
 
     @property
     def hook(self) -> Any:
@@ -218,10 +223,17 @@ def load_context(pm: pluggy.PluginManager | None = None, **kwargs: Any) -> Conte
     )
     _call_registration(pm, "i2i_register_models", registrar=ctx.models)
     _call_registration(pm, "i2i_register_dataset_formats", registrar=ctx.dataset_formats)
+    _call_registration(pm, "i2i_register_dataset_sources", registrar=ctx.dataset_sources)
     _call_registration(pm, "i2i_register_losses", registrar=ctx.losses)
     _call_registration(
         pm, "i2i_register_networks", generators=ctx.generators, discriminators=ctx.discriminators
     )
+    for name, source in ctx.dataset_sources.items():
+        if getattr(source, "name", None) != name:
+            raise PluginError(
+                f"plugin '{ctx.dataset_sources.owner(name)}' registered dataset source '{name}' "
+                f"with a source named {getattr(source, 'name', None)!r}; the names must match"
+            )
     for name, spec in ctx.models.items():
         if getattr(spec, "name", None) != name:
             raise PluginError(
