@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import errno
@@ -50,11 +51,12 @@ import logging
 import os
 import re
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +272,26 @@ class LockFile:
         error = self.mismatch(key, result.sha256)
         if error is not None:
             raise error
+        with self._exclusive():
+            self._add(key, result)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold an advisory lock on ``PATH.lock`` (POSIX), so concurrent records add up."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _add(self, key: str, result: DownloadResult) -> None:
         files = self._read()
         if key in files:
             return
@@ -279,7 +301,6 @@ class LockFile:
             "url": result.url,
             "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         payload = {"version": self.VERSION, "files": dict(sorted(files.items()))}
         tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -409,6 +430,11 @@ class _Fetch:
                 raise _Retry(f"timed out after {self.timeout:g} s connecting") from e
             if isinstance(reason, FileNotFoundError) or "No such file" in str(reason):
                 raise DownloadError(f"{self.url} does not exist ({reason})") from None
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                raise DownloadError(
+                    f"the TLS certificate of {self.url} does not verify ({reason.verify_message}); "
+                    "check the URL, the system's CA certificates or the proxy"
+                ) from None
             raise _Retry(f"cannot connect: {reason}") from e
         except (ConnectionError, http.client.HTTPException) as e:
             raise _Retry(f"connection failed: {type(e).__name__}: {e}") from e
