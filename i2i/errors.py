@@ -64,3 +64,20 @@ class NonFiniteLossError(I2IError, FloatingPointError):
 
 class ExportError(I2IError):
     """An ONNX export failed, or the exported model does not match PyTorch within tolerance."""
+
+
+class DownloadError(I2IError):
+    """A download failed: HTTP error, timeout after the retries, size or SHA-256 mismatch."""
+
+
+class ArchiveError(I2IError):
+    """An archive is corrupt, cannot be unpacked (e.g. the disk is full) or is unsafe."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """An archive member would land outside the destination (absolute path, ``..``, a link
+    pointing outside, a device file); nothing of the archive is used."""
+
+
+class CorruptArchiveError(ArchiveError):
+    """An archive is not a readable zip/tar file (truncated, bad CRC, wrong format)."""

@@ -74,6 +74,18 @@ def i2i_register_dataset_formats(registrar: Registrar) -> None:
 
 
 @hookspec
+def i2i_register_dataset_sources(registrar: Registrar) -> None:
+    """Register dataset sources: datasets ``i2i datasets download NAME DIR`` fetches (or
+    ``i2i datasets prepare NAME DIR FROM...`` converts from files the user downloaded).
+
+    Args:
+        registrar: ``registrar.add(name, source)`` with an :class:`i2i.DatasetSource` whose
+            ``name`` equals ``name`` (e.g. ``"myproject/scans"``). The source appears in
+            ``i2i datasets list``.
+    """
+
+
+@hookspec
 def i2i_register_losses(registrar: Registrar) -> None:
     """Register GAN losses by name (``loss.gan_mode`` in family configs).
 

@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("classes", "i2i.datasets.classes"),
     ("labelmap", "i2i.datasets.labelmap"),
     ("sr_data", "i2i.datasets.sr"),
+    ("dataset_sources", "i2i.datasets.sources.builtin"),
     ("networks", "i2i.plugins.networks"),
     ("losses", "i2i.plugins.losses"),
     ("cyclegan", "i2i.plugins.cyclegan"),
@@ -161,6 +162,7 @@ class Context:
         discriminators: Discriminator builders by architecture name.
         importers: Checkpoint importers (``i2i import``) by name.
         loggers: Experiment logger classes by name (``--log NAME``).
+        dataset_sources: Dataset sources (``i2i datasets download``) by name.
     """
 
     pm: pluggy.PluginManager
@@ -171,6 +173,9 @@ class Context:
     discriminators: Registry
     importers: Registry = dataclasses.field(default_factory=lambda: Registry("checkpoint importer"))
     loggers: Registry = dataclasses.field(default_factory=lambda: Registry("experiment logger"))
+    dataset_sources: Registry = dataclasses.field(
+        default_factory=lambda: Registry("dataset source")
+    )
 
     @property
     def hook(self) -> Any:
@@ -227,12 +232,19 @@ def load_context(pm: pluggy.PluginManager | None = None, **kwargs: Any) -> Conte
     )
     _call_registration(pm, "i2i_register_models", registrar=ctx.models)
     _call_registration(pm, "i2i_register_dataset_formats", registrar=ctx.dataset_formats)
+    _call_registration(pm, "i2i_register_dataset_sources", registrar=ctx.dataset_sources)
     _call_registration(pm, "i2i_register_losses", registrar=ctx.losses)
     _call_registration(
         pm, "i2i_register_networks", generators=ctx.generators, discriminators=ctx.discriminators
     )
     _call_registration(pm, "i2i_register_importers", registrar=ctx.importers)
     _call_registration(pm, "i2i_register_loggers", registrar=ctx.loggers)
+    for name, source in ctx.dataset_sources.items():
+        if getattr(source, "name", None) != name:
+            raise PluginError(
+                f"plugin '{ctx.dataset_sources.owner(name)}' registered dataset source '{name}' "
+                f"with a source named {getattr(source, 'name', None)!r}; the names must match"
+            )
     for name, spec in ctx.models.items():
         if getattr(spec, "name", None) != name:
             raise PluginError(

@@ -1,4 +1,5 @@
-"""``i2i datasets check`` and ``i2i datasets demo``."""
+"""``i2i datasets check``, ``demo`` and ``combine`` (``download``, ``prepare``, ``list`` and
+``info`` are in :mod:`i2i.cli.dataset_sources`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import typer
 from i2i.cli.app import handle_errors, say
 from i2i.errors import ConfigError
 from i2i.manager import Context
-from i2i.specs import DataOptions, DatasetFormatSpec
+from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
+
+
+def check_summary(root: Path, format: str, report: DatasetReport) -> str:  # noqa: A002
+    """The line ``i2i datasets check`` prints for a valid dataset."""
+    counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
+    return f"{root} is a valid '{format}' dataset ({counts})"
 
 
 def demo_kinds(ctx: Context) -> dict[str, DatasetFormatSpec]:
@@ -48,7 +55,8 @@ def parse_params(items: list[str]) -> dict[str, int | float | str]:
 
 def register(app: typer.Typer, ctx: Context) -> None:
     ds = typer.Typer(
-        help="Check dataset folders and write offline demo datasets.", no_args_is_help=True
+        help="Download, prepare and check datasets; write offline demo datasets.",
+        no_args_is_help=True,
     )
 
     @ds.command("check")
@@ -77,8 +85,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
             params=parse_params(param),
         )
         report = spec.validate(root, options)
-        counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
-        say(f"{root} is a valid '{format}' dataset ({counts})")
+        say(check_summary(root, format, report))
 
     @ds.command("demo")
     @handle_errors
@@ -120,4 +127,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
         for line in report.problem_lines():
             say(f"  {line}")
 
+    from i2i.cli import dataset_sources
+
+    dataset_sources.register(ds, ctx)
     app.add_typer(ds, name="datasets")
