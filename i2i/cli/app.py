@@ -97,6 +97,8 @@ def setup_logging(verbose: bool = False) -> None:
 def build_app(ctx: Context) -> typer.Typer:
     """The root Typer app for a plugin context."""
     from i2i.cli import datasets, demo, evaluate, export, info, sample, train, translate
+    from i2i.cli import metrics as metrics_cli
+    from i2i.cli import weights as weights_cli
 
     app = typer.Typer(
         name="i2i",
@@ -114,6 +116,8 @@ def build_app(ctx: Context) -> typer.Typer:
 
     for module in (train, translate, export, sample, evaluate, datasets, info, demo):
         module.register(app, ctx)
+    metrics_cli.register(app, ctx)
+    weights_cli.register(app, ctx)
     ctx.pm.hook.i2i_register_commands(app=app)
     _wrap_commands(app)
     return app
