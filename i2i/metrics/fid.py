@@ -130,9 +130,17 @@ class FeatureStats:
         return stats
 
 
+def _clean_eigenvalues(w: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with rounding noise removed: values below ``n * eps`` of the
+    largest are zero (a covariance of fewer vectors than dimensions has many exact zeros, whose
+    ``+-1e-16`` noise would otherwise add ``sqrt(1e-16)``-sized terms to the trace)."""
+    top = float(np.max(np.abs(w))) if w.size else 0.0
+    return np.where(w > top * w.size * np.finfo(np.float64).eps, w, 0.0)
+
+
 def _sqrt_psd(s: np.ndarray) -> np.ndarray:
     w, v = np.linalg.eigh(s)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    return (v * np.sqrt(_clean_eigenvalues(w))) @ v.T
 
 
 def frechet_distance(
@@ -162,7 +170,7 @@ def frechet_distance(
         )
     root = _sqrt_psd(s1)
     m = root @ s2 @ root
-    tr_covmean = float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum())
+    tr_covmean = float(np.sqrt(_clean_eigenvalues(np.linalg.eigvalsh((m + m.T) / 2))).sum())
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
 

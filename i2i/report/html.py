@@ -31,6 +31,7 @@ from PIL import Image
 from i2i import __version__
 from i2i.errors import I2IError
 from i2i.report._atomic import atomic_write_text
+from i2i.report.evaluation import evaluation_section
 from i2i.report.plots import charts_for_run, read_metrics
 
 try:  # Python >= 3.11
@@ -377,6 +378,8 @@ figcaption a, td a { color: inherit; }
   background: #202024; }
 .pairs { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 14px; }
 .pair { margin: 0; }
+h3 { font-size: 15px; margin: 16px 0 8px; }
+h3 small { font-weight: 400; color: var(--muted); }
 .pair .sides { display: grid; grid-template-columns: 1fr 1fr; gap: 4px; }
 .pair img { width: 100%; height: auto; border-radius: 4px; border: 1px solid var(--line);
   background: #202024; }
@@ -627,6 +630,9 @@ def render_run_page(run_dir: str | Path) -> str:
         links.append(("history", "History"))
     if n_pairs:
         links.append(("translations", "Translations"))
+    evaluation = evaluation_section(run_dir)
+    if evaluation:
+        links.append(("evaluation", "Evaluation"))
     links += [("checkpoints", "Checkpoints"), ("config", "Config")]
 
     body: list[str] = []
@@ -636,6 +642,7 @@ def render_run_page(run_dir: str | Path) -> str:
     body += _charts(records)
     body += _history(samples)
     body += _translations_section(pairs, n_pairs)
+    body += evaluation
     body += _checkpoints_section(checkpoints)
     body += _config_section(config_text)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")

@@ -282,10 +282,26 @@ class Trainer:
     def fit(self) -> RunInfo:
         """Run training to the end (or until stopped). Returns the run info.
 
+        With ``train.eval_every`` the family's evaluation runs on every N-th step's checkpoint
+        (:mod:`i2i.training.periodic_eval`).
+
         Raises:
             NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is kept).
             DatasetError: the dataset failed validation.
         """
+        observer = None
+        if self.cfg.train.eval_every > 0:
+            from i2i.training.periodic_eval import PeriodicEvaluation
+
+            observer = PeriodicEvaluation(self.ctx, self.cfg.train.eval_every)
+            self.ctx.pm.register(observer, name="i2i-periodic-eval")
+        try:
+            return self._fit()
+        finally:
+            if observer is not None:
+                self.ctx.pm.unregister(observer)
+
+    def _fit(self) -> RunInfo:
         t = self.cfg.train
         runtime.configure_torch(self.device, cudnn_benchmark=t.cudnn_benchmark)
         runtime.seed_everything(t.seed + self.rank)
@@ -376,7 +392,9 @@ class Trainer:
                         sums, count, t0 = {}, 0, time.perf_counter()
                     if info.is_main and t.sample_every > 0 and self.step % t.sample_every == 0:
                         self._save_samples(stepper, batch)
-                    if t.checkpoint_every > 0 and self.step % t.checkpoint_every == 0:
+                    if (t.checkpoint_every > 0 and self.step % t.checkpoint_every == 0) or (
+                        t.eval_every > 0 and self.step % t.eval_every == 0
+                    ):
                         self._checkpoint(stepper, info)
                         last_ckpt = self.step
             except NonFiniteLossError as e:
