@@ -123,6 +123,7 @@ class TrainConfig:
         "evaluate (i2i eval) every N steps on the data's test split; the best step's checkpoint "
         "is kept (0 = off)",
     )
+    eval_images: int = opt(0, "test images per direction for eval_every (0 = the whole split)")
     channels_last: bool = opt(False, "use channels_last memory format")
     sync_bn: bool = opt(False, "distributed runs: synchronize batch-norm statistics across ranks")
     compile: bool = opt(False, "torch.compile the networks (slow start, faster steps on GPU)")

@@ -308,16 +308,25 @@ def _network_metrics(
     ev = Evaluator(options, device)  # type: ignore[arg-type]
     out: dict[str, object] = {}
     if ev.wants("is") or ev.wants("fid") or ev.wants("kid"):
-        fake_f = ev.features(list(fake), logits=True)
+        cap = ev.options.max_images  # > 0: evenly spread subsets (a quick look)
+        pick = (lambda t: t[torch.linspace(0, len(t) - 1, min(cap, len(t))).long()]) if cap else (
+            lambda t: t
+        )  # fmt: skip
+        fake_f = ev.features(list(pick(fake)), logits=True)
         if ev.wants("is"):
-            out["is"], out["is_std"] = inception_score(fake_f.logits)
+            splits = min(10, fake_f.n)
+            out["is"], out["is_std"] = inception_score(fake_f.logits, splits=splits)
+            out["is_splits"] = splits
         if ev.wants("fid") or ev.wants("kid"):
-            out.update(ev.distribution(fake_f, ev.features(list(real))))
+            out.update(ev.distribution(fake_f, ev.features(list(pick(real)))))
     with torch.no_grad():
         probs = classifier(fake.float()).softmax(1)
     conf = probs[torch.arange(len(y)), y].tolist()
     names = [f"{(classes or [])[c] if classes else c}_{i:04d}" for i, c in enumerate(y.tolist())]
     rows = [{"image": n, "class_confidence": v} for n, v in zip(names, conf, strict=True)]
+    from i2i.metrics.report import write_csv
+
+    write_csv(rows, out_dir / "per_image.csv")
     ex = examples(rows, "class_confidence", False, [[] for _ in rows])
     for entry in ex["best"] + ex["worst"]:
         i = names.index(entry["image"])

@@ -36,6 +36,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
         ),
         lpips_net: str = typer.Option("alex", help="LPIPS network: alex | vgg"),
         protocol: str = typer.Option("tf", help="FID protocol: tf (default) | pytorch-fid | clean"),
+        max_images: int = typer.Option(
+            0, help="evaluate at most N test images per direction (0 = all)"
+        ),
     ) -> None:
         """Evaluate a checkpoint with its family's metrics; writes eval.json, a per-image CSV
         and the images the results page shows."""
@@ -51,6 +54,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
             lpips_backbone=str(lpips_backbone) if lpips_backbone else None,
             lpips_net=lpips_net,
             protocol=protocol,
+            max_images=max_images,
         )
         dev = runtime.resolve_device(device)
         loaded = load_model(ctx, source, dev)

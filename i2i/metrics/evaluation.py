@@ -78,6 +78,8 @@ class EvalOptions:
         batch_size: Images per Inception forward pass.
         kid_subset_size: Images per KID subset (at most the set sizes).
         save_images: Write the translated / generated images under the report folder.
+        max_images: Evaluate at most this many test inputs (and real targets) per direction;
+            0 = all (a quick look during training; FIDs of different counts do not compare).
     """
 
     metrics: tuple[str, ...] = ()
@@ -89,6 +91,7 @@ class EvalOptions:
     batch_size: int = 16
     kid_subset_size: int = 1000
     save_images: bool = True
+    max_images: int = 0
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in NETWORK_METRICS]
@@ -329,6 +332,12 @@ class TranslationSet:
     train: list[torch.Tensor] = dataclasses.field(default_factory=list)
 
 
+def _rgb(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``(C, H, W)`` -> ``(1, 3, H, W)`` float on ``device`` (gray repeated)."""
+    t = t.detach().float()
+    return (t.expand(3, -1, -1) if t.shape[0] == 1 else t[:3])[None].to(device)
+
+
 def _unit_np(t: torch.Tensor) -> np.ndarray:
     return np.round(_to_image(t) * 255) / 255  # what the saved 8-bit image holds
 
@@ -389,7 +398,7 @@ def evaluate_translations(
                 net = ev.lpips()
                 with torch.no_grad():
                     lp = [
-                        float(net(o[None].to(ev.device).float(), t[None].to(ev.device).float())[0])
+                        float(net(_rgb(o, ev.device), _rgb(t, ev.device))[0])
                         for o, t in zip(s.outputs, s.targets, strict=True)
                     ]
             for i, (o, t) in enumerate(zip(s.outputs, s.targets, strict=True)):
@@ -474,13 +483,15 @@ def translation_sets(
     *,
     split: str = "test",
     train_images: int = 200,
+    max_images: int = 0,
 ) -> list[TranslationSet]:
     """Translate the ``split`` of ``data_root`` in every job's direction.
 
     Inputs and targets come from the family's dataset format (so label maps, instance maps and
     channel counts are read as in training), resized to the run's training size; each distinct
     input file is translated once. Up to ``train_images`` training images of each target domain
-    are kept for the nearest-neighbour search.
+    are kept for the nearest-neighbour search; ``max_images`` > 0 keeps only the first inputs
+    and targets.
     """
     from i2i.export.translate import translate_tensor
 
@@ -493,6 +504,8 @@ def translation_sets(
         module = model.inference_module(job.direction)
         info = model.inference_info(job.direction)
         src = _unique(items, job.inputs[0])
+        if max_images > 0:
+            src = src[:max_images]
         names, shown, outs, targets = [], [], [], []
         with torch.no_grad():
             for it in src:
@@ -511,6 +524,7 @@ def translation_sets(
                     targets.append(it[job.target])
         if not job.paired:
             targets = [it[job.target] for it in _unique(items, job.target)]
+            targets = targets[:max_images] if max_images > 0 else targets
         train_t = [it[job.target] for it in _unique(train, job.target)]
         sets.append(
             TranslationSet(
@@ -540,7 +554,8 @@ def evaluate_translation_family(
     can = set(model.inference_directions())
     jobs = [j for j in jobs if j.direction is None or j.direction in can]
     ev = Evaluator(options, next(model.parameters()).device)
-    return evaluate_translations(ev, translation_sets(ctx, loaded, data_root, jobs), out_dir)
+    sets = translation_sets(ctx, loaded, data_root, jobs, max_images=ev.options.max_images)
+    return evaluate_translations(ev, sets, out_dir)
 
 
 def run_evaluation(

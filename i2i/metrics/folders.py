@@ -63,7 +63,8 @@ def fid_result(a: InceptionOutputs | FeatureStats, b: InceptionOutputs | Feature
     sb = b.stats if isinstance(b, InceptionOutputs) else b
     value = frechet_distance(*sa.mean_cov(), *sb.mean_cov())
     out: dict[str, Any] = {"protocol": protocol, "images_1": sa.n, "images_2": sb.n}
-    if 0 < min(n for n in (sa.n, sb.n) if n) < FEATURE_DIM:
+    counts = [n for n in (sa.n, sb.n) if n]  # statistics files may not record their count
+    if counts and min(counts) < FEATURE_DIM:
         out["note"] = FEW_IMAGES_NOTE
     out["fid"] = value
     return out

@@ -291,9 +291,11 @@ class Trainer:
         """
         observer = None
         if self.cfg.train.eval_every > 0:
+            from i2i.metrics.evaluation import EvalOptions
             from i2i.training.periodic_eval import PeriodicEvaluation
 
-            observer = PeriodicEvaluation(self.ctx, self.cfg.train.eval_every)
+            opts = EvalOptions(save_images=False, max_images=self.cfg.train.eval_images)
+            observer = PeriodicEvaluation(self.ctx, self.cfg.train.eval_every, opts)
             self.ctx.pm.register(observer, name="i2i-periodic-eval")
         try:
             return self._fit()
