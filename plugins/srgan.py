@@ -467,7 +467,7 @@ def evaluate(
         "psnr_y_gain_over_bicubic": float(mean["psnr_y"] - mean["bicubic_psnr_y"]),
         "score": score("psnr_y", mean["psnr_y"], False),
         **({"examples": examples(rows, "psnr_y_gain", False, files)} if save_images else {}),
-        **neighbour_report(shown, train, Path(out_dir) / "nearest.png"),
+        **neighbour_report([(shown, train)], Path(out_dir) / "nearest.png"),
         **ev.summary(),
     }
 

@@ -276,35 +276,49 @@ def _small(images: Sequence[torch.Tensor], size: int, channels: int) -> torch.Te
 
 
 def neighbour_report(
-    outputs: Sequence[torch.Tensor],
-    train: Sequence[torch.Tensor],
+    groups: Sequence[tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]]],
     path: Path,
     *,
     show: int = 8,
     k: int = 3,
     size: int = 64,
 ) -> dict[str, Any]:
-    """``nearest.png``: the first ``show`` outputs beside their ``k`` nearest training images.
+    """``nearest.png``: outputs beside their ``k`` nearest training images, one row per output.
 
-    Distances are pixel L2 after resizing every image to ``size`` x ``size`` (area filter), so
-    outputs and training images of any size compare.
+    Args:
+        groups: ``(outputs, training images)`` pairs (e.g. one per direction); each output is
+            searched among its own group's training images. Up to ``show`` outputs are shown,
+            shared evenly between the groups.
+        path: The PNG to write.
+        k: Neighbours per output.
+        size: Distances are pixel L2 after resizing every image to ``size`` x ``size`` (area
+            filter), so images of any size compare.
 
     Returns:
-        ``{"nearest": file name, "nearest_mean_l2": mean distance of each shown output to its
+        ``{"nearest": file name, "nearest_mean_l2": mean distance of the shown outputs to their
         nearest training image (on [-1, 1] images of size x size)}``; empty without data.
     """
     from i2i.datasets.image_io import write_image
     from i2i.metrics.classifier import nearest_neighbours, neighbour_grid
 
-    if not outputs or not train:
+    groups = [(o, t) for o, t in groups if len(o) and len(t)]
+    if not groups:
         return {}
-    channels = int(outputs[0].shape[0])
-    q = _small(outputs[:show], size, channels)
-    ref = _small(train, size, channels)
-    idx, dist = nearest_neighbours(q, ref, k=min(k, len(ref)))
-    grid = neighbour_grid(q, ref, idx)
+    per = max(1, show // len(groups))
+    channels = int(groups[0][0][0].shape[0])
+    rows, dists = [], []
+    for outputs, train in groups:
+        q = _small(outputs[:per], size, channels)
+        ref = _small(train, size, channels)
+        idx, dist = nearest_neighbours(q, ref, k=min(k, len(ref)))
+        rows.append(neighbour_grid(q, ref, idx))
+        dists.append(dist[:, 0])
+    width = max(r.shape[-1] for r in rows)
+    rows = [F.pad(r, (0, width - r.shape[-1]), value=-1.0) for r in rows]
+    gap = torch.full((channels, 2, width), -1.0)
+    grid = torch.cat([x for r in rows for x in (r, gap)][:-1], dim=1)
     write_image(path, ((grid.permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy())
-    return {"nearest": path.name, "nearest_mean_l2": float(dist[:, 0].mean())}
+    return {"nearest": path.name, "nearest_mean_l2": float(torch.cat(dists).mean())}
 
 
 @dataclasses.dataclass
@@ -363,10 +377,9 @@ def evaluate_translations(
     out_dir = Path(out_dir)
     result: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    files: list[list[str]] = []
     many = len(sets) > 1
-    rank_key = None
     for s in sets:
+        rank_key = None
         sfx = f"_{s.direction}" if many else ""
         result[f"images{sfx}"] = len(s.outputs)
         set_rows = [{"image": f"{s.direction}/{n}" if many else n} for n in s.names]
@@ -413,7 +426,11 @@ def evaluate_translations(
                     result[f"{key}{sfx}"] = float(np.mean(vals))
             rank_key = "lpips" if lp is not None else "psnr"
         rows.extend(set_rows)
-        files.extend(set_files)
+        if rank_key is not None and ev.options.save_images:  # ranked within each direction
+            ex = examples(set_rows, rank_key, rank_key != "psnr", set_files)
+            merged = result.setdefault("examples", {**ex, "best": [], "worst": []})
+            merged["best"] += ex["best"]
+            merged["worst"] += ex["worst"]
     suffixes = [f"_{s.direction}" for s in sets] if many else [""]
     for key, lower in (("fid", True), ("lpips", True), ("psnr", False)):
         vals = [result[key + sf] for sf in suffixes if key + sf in result]
@@ -422,11 +439,7 @@ def evaluate_translations(
             break
     if any(len(r) > 1 for r in rows):
         write_csv(rows, out_dir / "per_image.csv")
-    if rank_key is not None and ev.options.save_images:
-        result["examples"] = examples(rows, rank_key, rank_key != "psnr", files)
-    outs = [o for s in sets for o in s.outputs]
-    train = [t for s in sets for t in s.train]
-    result.update(neighbour_report(outs, train, out_dir / "nearest.png"))
+    result.update(neighbour_report([(s.outputs, s.train) for s in sets], out_dir / "nearest.png"))
     result.update(ev.summary())
     return result
 

@@ -143,6 +143,11 @@ def is_folder(
     Returns:
         ``{"protocol", "images", "splits", "is_std", "is"}``.
     """
+    from i2i.datasets.image_io import list_images
+
+    n = len(list_images(folder))
+    if n < splits:  # say so before running the network over the folder
+        inception_score(np.zeros((n, 1)), splits=splits)
     out = extractor.folder(
         folder, keep_features=False, keep_logits=True, progress=progress, load_image=load_image
     )

@@ -29,13 +29,16 @@ from torch import nn
 from i2i.errors import CheckpointError, ConfigError, InputError
 from i2i.metrics.inception import _read_state, load_state_strict
 
-__all__ = ["LPIPS", "LPIPS_NETS", "load_lpips"]
+__all__ = ["LPIPS", "LPIPS_NETS", "MIN_SIZE", "load_lpips"]
 
 #: Backbone -> (torchvision builder name, slice ends in ``features``, channels per layer).
 LPIPS_NETS: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]] = {
     "alex": ("alexnet", (2, 5, 8, 10, 12), (64, 192, 384, 256, 256)),
     "vgg": ("vgg16", (4, 9, 16, 23, 30), (64, 128, 256, 512, 512)),
 }
+
+#: Smallest image side each backbone can take (its deepest layer must keep a pixel).
+MIN_SIZE = {"alex": 31, "vgg": 16}
 
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
@@ -113,6 +116,11 @@ class LPIPS(nn.Module):
             raise InputError(
                 f"LPIPS compares two (N, 3, H, W) batches of one size, got {tuple(a.shape)} and "
                 f"{tuple(b.shape)}"
+            )
+        if min(a.shape[-2:]) < MIN_SIZE[self.kind]:
+            raise InputError(
+                f"LPIPS ({self.kind}) needs images of at least {MIN_SIZE[self.kind]}x"
+                f"{MIN_SIZE[self.kind]} pixels, got {a.shape[-1]}x{a.shape[-2]}"
             )
         fa = self._layers((a - self.shift) / self.scale)
         fb = self._layers((b - self.shift) / self.scale)

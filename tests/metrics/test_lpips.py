@@ -93,6 +93,8 @@ def test_lpips_of_identical_images_is_zero(metric_weights: dict[str, Path]) -> N
     assert float(model(x, x)[0]) == 0.0
     with pytest.raises(InputError, match="one size"):
         model(x, torch.zeros(1, 3, 16, 16))
+    with pytest.raises(InputError, match="at least 31x31"):
+        model(x[..., :20, :], x[..., :20, :])
 
 
 def test_lpips_loading_errors_name_the_file(

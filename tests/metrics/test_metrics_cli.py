@@ -21,7 +21,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
     a.mkdir()
     b.mkdir()
     for i in range(4):
-        x = rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)
+        x = rng.integers(0, 256, (32, 36, 3), dtype=np.uint8)
         Image.fromarray(x).save(a / f"im{i}.png")
         y = np.clip(x.astype(int) + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)
         Image.fromarray(y).save(b / f"im{i}.png")
