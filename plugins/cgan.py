@@ -236,17 +236,17 @@ def evaluate(
     model = loaded.model.eval()  # type: ignore[attr-defined]
     cfg: CGANConfig = model.config
     fmt = ctx.dataset_formats.get(SPEC.dataset_format)
-    options = i2i.DataOptions(
+    data_options = i2i.DataOptions(
         split="train", size=cfg.image_size, load_size=cfg.image_size, flip=False,
         channels={"image": cfg.channels}, load_image=ctx.load_image,
     )  # fmt: skip
-    report = fmt.validate(Path(data_root), options)
+    report = fmt.validate(Path(data_root), data_options)
     if report.classes is not None and len(report.classes) != cfg.num_classes:
         raise i2i.ConfigError(
             f"{data_root} has {len(report.classes)} classes, the model {cfg.num_classes}; "
             "evaluate on the data it was trained on"
         )
-    dataset = fmt.build(Path(data_root), options)
+    dataset = fmt.build(Path(data_root), data_options)
     items = [dataset[(i, i)] for i in range(len(dataset))]
     real = torch.stack([it["image"] for it in items])
     labels = torch.stack([torch.as_tensor(it["class"]) for it in items]).long()

@@ -177,3 +177,12 @@ def weights_env(monkeypatch: pytest.MonkeyPatch, metric_weights: dict[str, Path]
     monkeypatch.setenv("I2I_WEIGHTS_DIR", str(metric_weights["dir"]))
     monkeypatch.setenv("I2I_SETTINGS", str(metric_weights["dir"] / "no-settings.toml"))
     return metric_weights["dir"]
+
+
+@pytest.fixture(autouse=True)
+def _no_user_metric_weights(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> None:
+    """Tests never read the user's settings file or weights folder (``weights_env`` points i2i
+    at the random test weights instead)."""
+    empty = tmp_path_factory.getbasetemp() / "no-weights"
+    monkeypatch.setenv("I2I_WEIGHTS_DIR", str(empty))
+    monkeypatch.setenv("I2I_SETTINGS", str(empty / "settings.toml"))

@@ -83,7 +83,7 @@ def evaluate_and_report(
     summary = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
         for k, v in result.items()
-        if not isinstance(v, (dict, list)) and k not in ("family", "fid_note")
+        if not isinstance(v, (dict, list)) and k not in ("family", "fid_note", "nearest")
     )
     skipped = result.get("skipped") or {}
     if skipped:

@@ -17,7 +17,7 @@ EXPECTED = {
     "pix2pix": {"fid", "kid", "lpips", "psnr", "ssim"},
     "spade": {"fid", "kid", "lpips", "psnr", "ssim"},
     "srgan": {"psnr_y", "ssim_y", "lpips", "bicubic_lpips", "bicubic_psnr_y"},
-    "cgan": {"is", "fid", "kid", "sample_class_accuracy", "per_class"},
+    # cgan: tests/plugins/test_cgan.py (its eval trains a classifier, done once there)
 }
 
 
@@ -27,9 +27,7 @@ def test_eval_reports_the_family_metrics(
 ) -> None:
     spec = ctx.models.get(family)
     run = tmp_path / "run"
-    over = ("image_size=16",) if family == "cgan" else ()
-    tiny_run(family, demo_data(spec.dataset_format), run, steps=1, overrides=over,
-             **({"size": 16, "load_size": 16} if family == "cgan" else {}))  # fmt: skip
+    tiny_run(family, demo_data(spec.dataset_format), run, steps=1)
     r = CliRunner().invoke(
         build_app(ctx), ["eval", str(run), "--device", "cpu", "--max-images", "3"]
     )

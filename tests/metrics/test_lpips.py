@@ -63,6 +63,8 @@ def test_lpips_matches_the_lpips_package(
             tb = lpips.im2tensor(np.asarray(Image.open(pb).convert("RGB")))
             expected.append(float(ref(ta, tb)))
     got = [r["lpips"] for r in rows]
+    rel = max(abs(g - e) / e for g, e in zip(got, expected, strict=True))
+    print(f"AGREEMENT lpips {net} vs lpips: max rel {rel:.2e} over {len(got)} pairs")
     assert min(expected) > 0.01
     np.testing.assert_allclose(got, expected, rtol=REL)
     assert summary["lpips"] == pytest.approx(np.mean(expected), rel=REL)

@@ -220,6 +220,16 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / abs(b)
 
 
+def _report(what: str, **pairs: tuple[float, float]) -> None:
+    """Print the measured differences (shown with ``pytest -s``; the report quotes them)."""
+    parts = [
+        f"{k} {a:.6g} vs {b:.6g} "
+        + (f"|diff| {abs(a - b):.2e}" if k == "fid" else f"rel {_rel(a, b):.2e}")
+        for k, (a, b) in pairs.items()
+    ]
+    print(f"AGREEMENT {what}: " + "; ".join(parts))
+
+
 # ---------------------------------------------------------------------------------------------
 # the tf protocol against torch-fidelity
 
@@ -233,6 +243,9 @@ def test_fid_kid_is_match_torch_fidelity(
     kid, _, m = kernel_inception_distance(c.features, a.features, subset_size=6)
     isc, isc_std = inception_score(c.logits)
     assert m == 6
+    _report("tf vs torch-fidelity", fid=(fid, ref["frechet_inception_distance"]),
+            kid=(kid, ref["kernel_inception_distance_mean"]),
+            isc=(isc, ref["inception_score_mean"]))  # fmt: skip
     assert fid > 1.0 and isc > 1.05  # real comparisons, not of zeros
     assert abs(fid - ref["frechet_inception_distance"]) < FID_ABS
     assert _rel(kid, ref["kernel_inception_distance_mean"]) < REL
@@ -286,6 +299,7 @@ def test_fid_matches_pytorch_fid(
 
     ref = calculate_frechet_distance(*pytorch_fid_stats("A"), *pytorch_fid_stats("B"))
     ours = _fid(i2i_feats("A", "pytorch-fid"), i2i_feats("B", "pytorch-fid"))
+    _report("pytorch-fid vs pytorch-fid", fid=(ours, ref))
     assert ours > 1.0
     assert abs(ours - ref) < FID_ABS
     # the protocols differ: the tf protocol's FID is another number
@@ -303,5 +317,6 @@ def test_fid_and_kid_match_clean_fid(
     np.random.seed(0)  # clean-fid samples subsets with the global RNG; 6 of 6 is every image
     ref_kid = kernel_distance(fa, fb)
     kid, _, m = kernel_inception_distance(a.features, b.features)
+    _report("clean vs clean-fid", fid=(_fid(a, b), fid_from_feats(fa, fb)), kid=(kid, ref_kid))
     assert m == 6
     assert _rel(kid, ref_kid) < REL
