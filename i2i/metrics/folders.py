@@ -28,6 +28,7 @@ from i2i.metrics.fid import (
     InceptionExtractor,
     InceptionOutputs,
     frechet_distance,
+    frechet_distance_features,
     inception_score,
     kernel_inception_distance,
 )
@@ -61,7 +62,12 @@ def fid_result(a: InceptionOutputs | FeatureStats, b: InceptionOutputs | Feature
     """The FID of two feature sets as a result dict (with :data:`FEW_IMAGES_NOTE` when due)."""
     sa = a.stats if isinstance(a, InceptionOutputs) else a
     sb = b.stats if isinstance(b, InceptionOutputs) else b
-    value = frechet_distance(*sa.mean_cov(), *sb.mean_cov())
+    fa = a.features if isinstance(a, InceptionOutputs) else None
+    fb = b.features if isinstance(b, InceptionOutputs) else None
+    if fa is not None and fb is not None and min(len(fa), len(fb)) <= FEATURE_DIM:
+        value = frechet_distance_features(fa, fb)  # exact and O(n^2 d), not O(d^3)
+    else:
+        value = frechet_distance(*sa.mean_cov(), *sb.mean_cov())
     out: dict[str, Any] = {"protocol": protocol, "images_1": sa.n, "images_2": sb.n}
     counts = [n for n in (sa.n, sb.n) if n]  # statistics files may not record their count
     if counts and min(counts) < FEATURE_DIM:
@@ -91,8 +97,8 @@ def fid_folders(
     Returns:
         ``{"protocol", "images_1", "images_2", ["note"], "fid"}``.
     """
-    a = _extract(extractor, dir1, progress, load_image, keep_features=False)
-    b = _extract(extractor, dir2, progress, load_image, keep_features=False)
+    a = _extract(extractor, dir1, progress, load_image, keep_features=None)
+    b = _extract(extractor, dir2, progress, load_image, keep_features=None)
     return fid_result(a, b, extractor.protocol)
 
 

@@ -12,6 +12,7 @@ from i2i.errors import CheckpointError, ConfigError, InputError
 from i2i.metrics.fid import (
     FeatureStats,
     frechet_distance,
+    frechet_distance_features,
     inception_score,
     kernel_inception_distance,
 )
@@ -54,6 +55,15 @@ def test_frechet_distance_equals_scipy_sqrtm_formula() -> None:
     assert abs(frechet_distance(m1, s1, m1, s1)) < 1e-10
     with pytest.raises(InputError, match="do not fit"):
         frechet_distance(m1, s1, m2[:3], s2[:3, :3])
+
+
+@pytest.mark.parametrize("n", [5, 40])  # fewer and more vectors than dimensions
+def test_fid_from_features_equals_fid_from_statistics(n: int) -> None:
+    rng = np.random.default_rng(5)
+    a, b = rng.random((n, 24)), rng.random((n + 3, 24)) * 1.3 + 0.1
+    ref = frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert frechet_distance_features(a, b) == pytest.approx(ref, rel=1e-9, abs=1e-9)
+    assert abs(frechet_distance_features(a, a)) < 1e-10
 
 
 def test_stats_npz_round_trip(tmp_path: Path) -> None:
