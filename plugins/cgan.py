@@ -314,7 +314,7 @@ def _network_metrics(
         )  # fmt: skip
         fake_f = ev.features(list(pick(fake)), logits=True)
         if ev.wants("is"):
-            splits = min(10, fake_f.n)
+            splits = max(1, min(10, fake_f.n // 2))  # at least two images per split
             out["is"], out["is_std"] = inception_score(fake_f.logits, splits=splits)
             out["is_splits"] = splits
         if ev.wants("fid") or ev.wants("kid"):

@@ -98,7 +98,7 @@ def test_sample_eval_and_export_cli(ctx, cgan_run, tmp_path, weights_env) -> Non
     assert (tmp_path / "ev" / "nearest.png").is_file()
     assert (tmp_path / "ev" / "per_class.csv").is_file()
     # with the (random) Inception weights: IS of the samples, FID / KID against the real images
-    assert report["is"] >= 1.0 and report["is_splits"] == 10
+    assert report["is"] >= 1.0 - 1e-9 and report["is_splits"] == 5  # 10 samples, 2 per split
     assert report["fid"] > 0 and "kid" in report and report["score"]["name"] == "fid"
     assert (tmp_path / "ev" / "per_image.csv").is_file() and "skipped" not in report
     for entry in report["examples"]["best"] + report["examples"]["worst"]:
