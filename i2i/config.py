@@ -173,6 +173,12 @@ class TrainConfig:
     sample_every: int = opt(200, "write a sample grid every N steps (0 = only at the end)")
     checkpoint_every: int = opt(500, "save a checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = opt(3, "how many recent checkpoints to keep")
+    eval_every: int = opt(
+        0,
+        "evaluate (i2i eval) every N steps on the data's test split; the best step's checkpoint "
+        "is kept (0 = off)",
+    )
+    eval_images: int = opt(0, "test images per direction for eval_every (0 = the whole split)")
     channels_last: bool = opt(False, "use channels_last memory format")
     sync_bn: bool = opt(False, "distributed runs: synchronize batch-norm statistics across ranks")
     compile: bool = opt(False, "torch.compile the networks (slow start, faster steps on GPU)")

@@ -211,13 +211,17 @@ def evaluate(
     samples_per_class: int = 100,
     seed: int = 0,
     classifier_epochs: int = 20,
+    options: object = None,
 ) -> dict[str, object]:
-    """Class accuracy of generated samples and a nearest-neighbour (memorization) view.
+    """Class accuracy, IS and FID / KID of generated samples, and a memorization view.
 
     A classifier is trained on the real training images (cached in ``out_dir`` and retrained
     only when the data changes), then ``samples_per_class`` samples of every class are drawn
-    from the EMA generator with a fixed seed and classified. ``nearest.png`` shows samples beside
-    their closest training images (pixel L2); ``per_class.csv`` lists accuracy per class.
+    from the EMA generator with a fixed seed and classified. With the Inception weights, the
+    samples' Inception Score and their FID / KID against the real images are reported too.
+    ``nearest.png`` shows samples beside their closest training images (pixel L2);
+    ``per_class.csv`` lists accuracy per class; ``examples`` are the samples the classifier
+    finds most and least like their class.
     """
     from i2i.datasets.image_io import write_image
     from i2i.metrics.classifier import (
@@ -232,17 +236,17 @@ def evaluate(
     model = loaded.model.eval()  # type: ignore[attr-defined]
     cfg: CGANConfig = model.config
     fmt = ctx.dataset_formats.get(SPEC.dataset_format)
-    options = i2i.DataOptions(
+    data_options = i2i.DataOptions(
         split="train", size=cfg.image_size, load_size=cfg.image_size, flip=False,
         channels={"image": cfg.channels}, load_image=ctx.load_image,
     )  # fmt: skip
-    report = fmt.validate(Path(data_root), options)
+    report = fmt.validate(Path(data_root), data_options)
     if report.classes is not None and len(report.classes) != cfg.num_classes:
         raise i2i.ConfigError(
             f"{data_root} has {len(report.classes)} classes, the model {cfg.num_classes}; "
             "evaluate on the data it was trained on"
         )
-    dataset = fmt.build(Path(data_root), options)
+    dataset = fmt.build(Path(data_root), data_options)
     items = [dataset[(i, i)] for i in range(len(dataset))]
     real = torch.stack([it["image"] for it in items])
     labels = torch.stack([torch.as_tensor(it["class"]) for it in items]).long()
@@ -262,6 +266,7 @@ def evaluate(
             for i in range(0, len(y), 256)
         ])  # fmt: skip
     overall, per_class = class_accuracy(classifier, fake, y, cfg.num_classes)
+    extra = _network_metrics(options, device, fake, real, y, classifier, out_dir, report.classes)
     real_overall, _ = class_accuracy(classifier, real, labels, cfg.num_classes)
     show = torch.cat([fake[y == c][:2] for c in range(cfg.num_classes)])
     idx, dist = nearest_neighbours(show, real, k=3)
@@ -279,8 +284,62 @@ def evaluate(
         "classifier_train_accuracy": float(real_overall),
         "samples_per_class": samples_per_class,
         "per_class": dict(zip(names, map(float, per_class), strict=True)),
+        "nearest": "nearest.png",
         "nearest_mean_l2": float(dist[:, 0].mean()),
+        **extra,
     }
+
+
+def _network_metrics(
+    options: object,
+    device: torch.device,
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    y: torch.Tensor,
+    classifier: nn.Module,
+    out_dir: Path,
+    classes: list[str] | None,
+) -> dict[str, object]:
+    """IS of the samples, FID / KID against the real images (when the Inception weights are
+    there), the score and best / worst examples by the classifier's confidence."""
+    from i2i.metrics.evaluation import Evaluator, examples, save_image, score
+    from i2i.metrics.fid import inception_score
+
+    ev = Evaluator(options, device)  # type: ignore[arg-type]
+    out: dict[str, object] = {}
+    if ev.wants("is") or ev.wants("fid") or ev.wants("kid"):
+        cap = ev.options.max_images  # > 0: evenly spread subsets (a quick look)
+        pick = (lambda t: t[torch.linspace(0, len(t) - 1, min(cap, len(t))).long()]) if cap else (
+            lambda t: t
+        )  # fmt: skip
+        fake_f = ev.features(list(pick(fake)), logits=True)
+        if ev.wants("is"):
+            splits = max(1, min(10, fake_f.n // 2))  # at least two images per split
+            out["is"], out["is_std"] = inception_score(fake_f.logits, splits=splits)
+            out["is_splits"] = splits
+        if ev.wants("fid") or ev.wants("kid"):
+            out.update(ev.distribution(fake_f, ev.features(list(pick(real)))))
+    with torch.no_grad():
+        probs = classifier(fake.float()).softmax(1)
+    conf = probs[torch.arange(len(y)), y].tolist()
+    names = [f"{(classes or [])[c] if classes else c}_{i:04d}" for i, c in enumerate(y.tolist())]
+    rows = [{"image": n, "class_confidence": v} for n, v in zip(names, conf, strict=True)]
+    from i2i.metrics.report import write_csv
+
+    write_csv(rows, out_dir / "per_image.csv")
+    ex = examples(rows, "class_confidence", False, [[] for _ in rows])
+    for entry in ex["best"] + ex["worst"]:
+        i = names.index(entry["image"])
+        save_image(fake[i], out_dir / "samples" / f"{entry['image']}.png")
+        entry["files"] = [f"samples/{entry['image']}.png"]
+    out["examples"] = ex
+    out["score"] = (
+        score("fid", out["fid"], True)
+        if "fid" in out
+        else score("sample_class_accuracy", float((probs.argmax(1) == y).float().mean()), False)
+    )
+    out.update(ev.summary())
+    return out
 
 
 def _adapt(config: CGANConfig, report: i2i.DatasetReport) -> CGANConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -187,6 +188,21 @@ class CycleGAN(i2i.GANModel):
         }
 
 
+def evaluate(
+    ctx: i2i.Context, loaded: object, data_root: Path, out_dir: Path, *, options: object = None
+) -> dict[str, object]:
+    """Both directions on the test split (``testA`` -> B, ``testB`` -> A): FID / KID against the
+    other domain's real test images, the outputs, best / worst examples and the nearest
+    training images (see :mod:`i2i.metrics.evaluation`)."""
+    from i2i.metrics.evaluation import TranslationJob, evaluate_translation_family
+
+    jobs = [
+        TranslationJob("AtoB", ("A",), "B", paired=False),
+        TranslationJob("BtoA", ("B",), "A", paired=False),
+    ]
+    return evaluate_translation_family(ctx, loaded, data_root, out_dir, jobs, options)  # type: ignore[arg-type]  # noqa: E501
+
+
 SPEC = ModelSpec(
     name="cyclegan",
     summary="Unpaired A<->B translation: two ResNet generators, two PatchGANs, cycle L1",
@@ -204,6 +220,7 @@ SPEC = ModelSpec(
         "discriminator.n_layers=2",
         "pool_size=4",
     ),
+    evaluate=evaluate,
     demo=i2i.DemoRecipe(
         steps=800,
         overrides=(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -193,6 +194,23 @@ def _channels(c: Pix2PixConfig) -> dict[str, int]:
     return {src: c.input_nc, dst: c.output_nc}
 
 
+def evaluate(
+    ctx: i2i.Context, loaded: object, data_root: Path, out_dir: Path, *, options: object = None
+) -> dict[str, object]:
+    """The test split in the model's direction: FID / KID against the real targets, and LPIPS,
+    PSNR, SSIM of each output against its own target; outputs, per-image CSV, best / worst
+    examples and the nearest training images (see :mod:`i2i.metrics.evaluation`)."""
+    from i2i.metrics.evaluation import TranslationJob, evaluate_translation_family
+
+    jobs = [
+        TranslationJob("AtoB", ("A",), "B", paired=True),
+        TranslationJob("BtoA", ("B",), "A", paired=True),
+    ]
+    model = loaded.model  # type: ignore[attr-defined]
+    jobs = [j for j in jobs if j.direction == model.inference_directions()[0]]
+    return evaluate_translation_family(ctx, loaded, data_root, out_dir, jobs, options)  # type: ignore[arg-type]  # noqa: E501
+
+
 SPEC = ModelSpec(
     name="pix2pix",
     summary="Paired A->B translation: U-Net generator, conditional PatchGAN, GAN + L1",
@@ -210,6 +228,7 @@ SPEC = ModelSpec(
         "discriminator.ndf=8",
         "discriminator.n_layers=2",
     ),
+    evaluate=evaluate,
     demo=i2i.DemoRecipe(
         steps=1000,
         format="paired_folders",

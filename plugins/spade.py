@@ -29,6 +29,7 @@ import copy
 import dataclasses
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -396,6 +397,18 @@ def _adapt(config: SPADEConfig, report: i2i.DatasetReport) -> SPADEConfig:
     return dataclasses.replace(config, label_nc=len(classes))
 
 
+def evaluate(
+    ctx: i2i.Context, loaded: object, data_root: Path, out_dir: Path, *, options: object = None
+) -> dict[str, object]:
+    """The test split's label maps (+ instance maps) -> images: FID / KID against the real test
+    images, LPIPS, PSNR, SSIM of each output against its photo, outputs, per-image CSV, best /
+    worst examples and the nearest training images (see :mod:`i2i.metrics.evaluation`)."""
+    from i2i.metrics.evaluation import TranslationJob, evaluate_translation_family
+
+    jobs = [TranslationJob(None, ("label", "instance"), "image", paired=True, name="label2image")]
+    return evaluate_translation_family(ctx, loaded, data_root, out_dir, jobs, options)  # type: ignore[arg-type]  # noqa: E501
+
+
 SPEC = ModelSpec(
     name="spade",
     summary="Label map -> image (GauGAN): SPADE generator, multi-scale D, hinge + feature matching",
@@ -419,6 +432,7 @@ SPEC = ModelSpec(
         "encoder.base=4",
     ),
     adapt_config=_adapt,
+    evaluate=evaluate,
     demo=i2i.DemoRecipe(
         steps=500,
         overrides=(

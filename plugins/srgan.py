@@ -401,8 +401,10 @@ def evaluate(
     out_dir: Path,
     *,
     save_images: bool = True,
+    options: object = None,
 ) -> dict[str, object]:
-    """PSNR / SSIM of the (EMA) generator against bicubic upscaling, per image and on average.
+    """PSNR / SSIM (and LPIPS) of the (EMA) generator against bicubic upscaling, per image and
+    on average.
 
     ``data_root``: a folder of HR images, a folder with ``HR/`` (+ ``LR/``), or an ``sr``
     dataset root (its ``test`` split). Each HR image is mod-cropped to a multiple of ``scale``;
@@ -424,9 +426,13 @@ def evaluate(
     pairs = _eval_pairs(Path(data_root))
     if not pairs:
         raise i2i.DatasetError(f"no images found in {data_root}; give a folder of HR images")
+    from i2i.metrics.evaluation import Evaluator, examples, neighbour_report, score
+
     net = model.inference_module(None)
     device = next(net.parameters()).device
-    rows = []
+    ev = Evaluator(options, device)  # type: ignore[arg-type]
+    lpips_net = ev.lpips() if ev.wants("lpips") else None
+    rows, files, shown = [], [], []
     for name, hr_path, lr_path in pairs:
         hr = np.ascontiguousarray(mod_crop(ctx.load_image(hr_path, cfg.channels), s))
         hr_t = torch.from_numpy(hr).permute(2, 0, 1)[None].float()
@@ -455,16 +461,48 @@ def evaluate(
             "bicubic_ssim_y": ssim(bic, hr, crop_border=s, y_channel=y),
             "bicubic_psnr_rgb": psnr(bic, hr, crop_border=s),
         })  # fmt: skip
+        rows[-1]["psnr_y_gain"] = rows[-1]["psnr_y"] - rows[-1]["bicubic_psnr_y"]
+        if lpips_net is not None:
+            t = {k: torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1)[None].float()
+                 for k, v in (("sr", sr), ("bic", bic), ("hr", hr))}  # fmt: skip
+            t = {k: (v.expand(-1, 3, -1, -1) * 2 - 1).to(device) for k, v in t.items()}
+            with torch.no_grad():
+                rows[-1]["lpips"] = float(lpips_net(t["sr"], t["hr"])[0])
+                rows[-1]["bicubic_lpips"] = float(lpips_net(t["bic"], t["hr"])[0])
         if save_images:
             write_image(Path(out_dir) / "sr" / f"{name}.png", sr.astype(np.float32))
+            write_image(Path(out_dir) / "hr" / f"{name}.png", hr.astype(np.float32))
+            write_image(Path(out_dir) / "bicubic" / f"{name}.png", bic.astype(np.float32))
+            files.append([f"bicubic/{name}.png", f"sr/{name}.png", f"hr/{name}.png"])
+        if len(shown) < 8:
+            shown.append(torch.from_numpy(np.ascontiguousarray(sr)).permute(2, 0, 1) * 2 - 1)
     write_csv(rows, Path(out_dir) / "per_image.csv", key="image")
     mean = summarize(rows)
+    train = _training_hr(ctx, Path(data_root), cfg.channels)
     return {
         "images": len(rows),
         "scale": s,
         **{k: float(v) for k, v in mean.items()},
         "psnr_y_gain_over_bicubic": float(mean["psnr_y"] - mean["bicubic_psnr_y"]),
+        "score": score("psnr_y", mean["psnr_y"], False),
+        **({"examples": examples(rows, "psnr_y_gain", False, files)} if save_images else {}),
+        **neighbour_report([(shown, train)], Path(out_dir) / "nearest.png"),
+        **ev.summary(),
     }
+
+
+def _training_hr(
+    ctx: i2i.Context, root: Path, channels: int, limit: int = 200
+) -> list[torch.Tensor]:
+    """Up to ``limit`` training HR images (``train/`` or ``train/HR/``) for the
+    nearest-neighbour view, as tensors in [-1, 1]; empty when the data has no training split."""
+    from i2i.datasets.image_io import list_images
+
+    folder = root / "train" / "HR" if (root / "train" / "HR").is_dir() else root / "train"
+    if not folder.is_dir():
+        return []
+    paths = list_images(folder)[:limit]
+    return [torch.from_numpy(ctx.load_image(p, channels)).permute(2, 0, 1) * 2 - 1 for p in paths]
 
 
 def _data_params(c: SRGANConfig) -> dict[str, Any]:

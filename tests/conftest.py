@@ -80,3 +80,109 @@ def tiny_run(ctx: Context) -> Callable[..., RunInfo]:
         return Trainer(c, rc, out, resume=resume).fit()
 
     return run
+
+
+# -- metric networks: randomly initialised weights files in the real layouts --------------------
+
+
+def _random_inception_state(seed: int) -> dict[str, torch.Tensor]:
+    """torchvision's Inception3 (1008 classes, no aux head) keys, the layout of pytorch-fid's and
+    torch-fidelity's weights file, with random values that keep activations in a sane range and
+    make the logits differ between images (so the Inception Score is not trivially 1)."""
+    import math
+
+    import torchvision
+
+    net = torchvision.models.inception_v3(
+        num_classes=1008, aux_logits=False, init_weights=False, weights=None
+    ).eval()
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in net.state_dict().items():
+        if k.endswith("conv.weight"):
+            v = torch.randn(v.shape, generator=g) * math.sqrt(2.0 / v[0].numel())
+        elif k.endswith(("bn.weight", "running_var")):
+            v = 0.8 + 0.4 * torch.rand(v.shape, generator=g)
+        elif k.endswith(("bn.bias", "running_mean")):
+            v = 0.1 * (torch.rand(v.shape, generator=g) - 0.5)
+        elif k == "fc.weight":
+            v = torch.randn(v.shape, generator=g) * (80.0 / math.sqrt(2048))
+        elif k == "fc.bias":
+            v = torch.randn(v.shape, generator=g)
+        out[k] = v.clone()
+    # A random network's pool3 features share a large common part; logits along it would give
+    # every image the same top class. Make the classifier blind to the features of a grey image
+    # (computed with torchvision's Inception3, close enough for this) so logits vary by image.
+    net.load_state_dict(out)
+    pooled: list[torch.Tensor] = []
+    net.avgpool.register_forward_hook(lambda _m, _i, o: pooled.append(o.flatten(1)))
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 299, 299))
+    mu = pooled[0][0]
+    w = out["fc.weight"]
+    out["fc.weight"] = w - (w @ mu)[:, None] * mu[None] / mu.square().sum()
+    return out
+
+
+def _random_lpips_files(root: Path, net: str, seed: int) -> tuple[Path, Path]:
+    """The lpips package's linear-layer file (``linK.model.1.weight``, non-negative like the
+    real ones) and torchvision's backbone ``features.*`` keys, random."""
+    import torchvision
+
+    builder, chans = {
+        "alex": ("alexnet", (64, 192, 384, 256, 256)),
+        "vgg": ("vgg16", (64, 128, 256, 512, 512)),
+    }[net]
+    g = torch.Generator().manual_seed(seed)
+    if builder == "vgg16":
+        from torchvision.models.vgg import cfgs, make_layers
+
+        features = make_layers(cfgs["D"])
+    else:
+        features = torchvision.models.alexnet(weights=None).features
+    backbone = {}
+    for k, v in features.state_dict().items():
+        fan_in = v[0].numel() if v.ndim > 1 else 1
+        scale = (2.0 / fan_in) ** 0.5 if v.ndim > 1 else 0.01
+        backbone[f"features.{k}"] = torch.randn(v.shape, generator=g) * scale
+    lin = {
+        f"lin{i}.model.1.weight": torch.rand((1, c, 1, 1), generator=g) for i, c in enumerate(chans)
+    }
+    torch.save(lin, root / f"lpips-v0.1-{net}.pth")
+    torch.save(backbone, root / f"{builder}-random.pth")
+    return root / f"lpips-v0.1-{net}.pth", root / f"{builder}-random.pth"
+
+
+@pytest.fixture(scope="session")
+def metric_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Random weight files of every metric network, under the names i2i looks for in its
+    weights folder (``dir`` is that folder: set ``I2I_WEIGHTS_DIR`` to it)."""
+    from i2i.metrics.weights import KNOWN_WEIGHTS
+
+    root = tmp_path_factory.mktemp("metric-weights")
+    files = {"dir": root}
+    files["inception"] = root / KNOWN_WEIGHTS["inception"].filename
+    torch.save(_random_inception_state(0), files["inception"])
+    for i, net in enumerate(("alex", "vgg")):
+        lin, backbone = _random_lpips_files(root, net, seed=10 + i)
+        files[f"lpips-{net}"] = lin
+        tv = {"alex": "alexnet", "vgg": "vgg16"}[net]
+        files[tv] = backbone.rename(root / KNOWN_WEIGHTS[tv].filename)
+    return files
+
+
+@pytest.fixture
+def weights_env(monkeypatch: pytest.MonkeyPatch, metric_weights: dict[str, Path]) -> Path:
+    """Point i2i at the random metric weights (and at no settings file)."""
+    monkeypatch.setenv("I2I_WEIGHTS_DIR", str(metric_weights["dir"]))
+    monkeypatch.setenv("I2I_SETTINGS", str(metric_weights["dir"] / "no-settings.toml"))
+    return metric_weights["dir"]
+
+
+@pytest.fixture(autouse=True)
+def _no_user_metric_weights(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> None:
+    """Tests never read the user's settings file or weights folder (``weights_env`` points i2i
+    at the random test weights instead)."""
+    empty = tmp_path_factory.getbasetemp() / "no-weights"
+    monkeypatch.setenv("I2I_WEIGHTS_DIR", str(empty))
+    monkeypatch.setenv("I2I_SETTINGS", str(empty / "settings.toml"))

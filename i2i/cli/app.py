@@ -108,6 +108,8 @@ def build_app(ctx: Context) -> typer.Typer:
         train,
         translate,
     )
+    from i2i.cli import metrics as metrics_cli
+    from i2i.cli import weights as weights_cli
 
     app = typer.Typer(
         name="i2i",
@@ -136,6 +138,8 @@ def build_app(ctx: Context) -> typer.Typer:
         serve,
     ):
         module.register(app, ctx)
+    metrics_cli.register(app, ctx)
+    weights_cli.register(app, ctx)
     ctx.pm.hook.i2i_register_commands(app=app)
     _wrap_commands(app)
     return app

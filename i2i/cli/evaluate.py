@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,41 @@ def register(app: typer.Typer, ctx: Context) -> None:
         ),
         out: Path = typer.Option(None, "--out", "-o", help="report folder [default: RUN/eval]"),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
+        metrics: str = typer.Option(
+            "auto",
+            help="network metrics: auto (those whose weights are found) or a list, e.g. fid,kid",
+        ),
+        inception_weights: Path = typer.Option(
+            None, "--inception-weights", help="FID Inception weights file [default: i2i weights]"
+        ),
+        lpips_weights: Path = typer.Option(
+            None, "--lpips-weights", help="LPIPS linear layers file [default: i2i weights]"
+        ),
+        lpips_backbone: Path = typer.Option(
+            None, "--lpips-backbone", help="LPIPS backbone (torchvision) file"
+        ),
+        lpips_net: str = typer.Option("alex", help="LPIPS network: alex | vgg"),
+        protocol: str = typer.Option("tf", help="FID protocol: tf (default) | pytorch-fid | clean"),
+        max_images: int = typer.Option(
+            0, help="evaluate at most N test images per direction (0 = all)"
+        ),
     ) -> None:
-        """Evaluate a checkpoint with its family's metrics; writes a JSON and CSV report."""
+        """Evaluate a checkpoint with its family's metrics; writes eval.json, a per-image CSV
+        and the images the results page shows."""
         from i2i.errors import ConfigError
+        from i2i.metrics.evaluation import EvalOptions
         from i2i.training import runtime
         from i2i.training.checkpoint import find_checkpoint, load_model
 
+        options = EvalOptions(
+            metrics=() if metrics == "auto" else tuple(m.strip() for m in metrics.split(",")),
+            inception_weights=str(inception_weights) if inception_weights else None,
+            lpips_weights=str(lpips_weights) if lpips_weights else None,
+            lpips_backbone=str(lpips_backbone) if lpips_backbone else None,
+            lpips_net=lpips_net,
+            protocol=protocol,
+            max_images=max_images,
+        )
         dev = runtime.resolve_device(device)
         loaded = load_model(ctx, source, dev)
         spec = loaded.spec
@@ -42,10 +70,16 @@ def register(app: typer.Typer, ctx: Context) -> None:
         ckpt_dir = find_checkpoint(source).parent
         run_dir = ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else ckpt_dir
         out_dir = out or run_dir / "eval"
-        say(evaluate_and_report(ctx, loaded, data_root, out_dir))
+        say(evaluate_and_report(ctx, loaded, data_root, out_dir, options))
+        if out is None and (run_dir / "config.toml").is_file():
+            from i2i.report import write_run_page
+
+            say(f"results page: {write_run_page(run_dir).resolve()}")
 
 
-def evaluate_and_report(ctx: Context, loaded: Any, data_root: Path, out_dir: Path) -> str:
+def evaluate_and_report(
+    ctx: Context, loaded: Any, data_root: Path, out_dir: Path, options: Any = None
+) -> str:
     """Run ``loaded``'s family evaluation into ``out_dir`` (``eval.json`` and the family's own
     files); returns the one-line summary (used by ``eval`` and ``demo``).
 
@@ -53,23 +87,22 @@ def evaluate_and_report(ctx: Context, loaded: Any, data_root: Path, out_dir: Pat
     ``i2i_evaluation_done`` hook with the run: its results page and its experiment loggers
     (``train.loggers``) record them at the checkpoint's step.
     """
+    from i2i.metrics.evaluation import evaluation_numbers, run_evaluation
     from i2i.tracking import attached
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = loaded.spec.evaluate(ctx, loaded, data_root, out_dir)
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    numbers = {
-        k: float(v)
-        for k, v in result.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
+    result = run_evaluation(ctx, loaded, data_root, out_dir, options)
     step = loaded.checkpoint.step
     with attached(ctx, loaded.checkpoint.path, step) as run:
         if run is not None:
-            ctx.hook.i2i_evaluation_done(run=run, step=step, metrics=numbers, out_dir=out_dir)
+            ctx.hook.i2i_evaluation_done(
+                run=run, step=step, metrics=evaluation_numbers(result), out_dir=out_dir
+            )
     summary = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
         for k, v in result.items()
-        if not isinstance(v, (dict, list))
+        if not isinstance(v, (dict, list)) and k not in ("family", "fid_note", "nearest")
     )
+    skipped = result.get("skipped") or {}
+    if skipped:
+        summary += f"; skipped {', '.join(skipped)} (no weights: i2i weights list)"
     return f"{loaded.spec.name} evaluation: {summary}; report in {out_dir}"

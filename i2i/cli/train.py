@@ -168,6 +168,9 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             None, "--format", "-f", help=f"dataset format [default: {spec.dataset_format}]"
         ),
         strict: bool = typer.Option(None, "--strict/--no-strict", help="fail on corrupt images"),
+        eval_every: int = typer.Option(
+            None, "--eval-every", help="evaluate every N steps (FID curve, best checkpoint kept)"
+        ),
         config: Path = typer.Option(None, "--config", "-c", help="TOML config file"),
         set_: list[str] = typer.Option(
             [], "--set", "-s", help="override a config key: generator.ngf=8, train.log_every=5"
@@ -199,6 +202,7 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
             "compile": compile_,
             "channels_last": channels_last,
             "loggers": list(log) if log else None,
+            "eval_every": eval_every,
         }
         info = run_training(
             ctx,

@@ -1,4 +1,8 @@
-"""Image-quality metrics: PSNR and SSIM (RGB or Y channel), the bicubic baseline, per-image CSV.
+"""Image-quality metrics: PSNR and SSIM (RGB or Y channel), the bicubic baseline, per-image CSV,
+and the network metrics FID, KID, IS and LPIPS with weights from local files (see
+docs/evaluation.md: :mod:`i2i.metrics.inception`, :mod:`~i2i.metrics.fid`,
+:mod:`~i2i.metrics.lpips`, :mod:`~i2i.metrics.weights`, :mod:`~i2i.metrics.folders`,
+:mod:`~i2i.metrics.evaluation`).
 
 The numbers follow the super-resolution literature (BasicSR / MATLAB conventions): images are
 scaled to [0, 1] by dtype, ``crop_border`` pixels are removed from each edge, ``y_channel``
@@ -25,6 +29,14 @@ from i2i.metrics.classifier import (
     neighbour_grid,
     train_classifier,
 )
+from i2i.metrics.fid import (
+    FeatureStats,
+    InceptionExtractor,
+    frechet_distance,
+    frechet_distance_features,
+    inception_score,
+    kernel_inception_distance,
+)
 from i2i.metrics.image import (
     SSIM_WINDOW,
     bicubic_upscale,
@@ -35,10 +47,26 @@ from i2i.metrics.image import (
     ssim,
     ssim_torch,
 )
+from i2i.metrics.inception import FIDInceptionV3, load_inception
+from i2i.metrics.lpips import LPIPS, load_lpips
 from i2i.metrics.report import MEAN_LABEL, MetricRow, summarize, write_csv
+from i2i.metrics.weights import KNOWN_WEIGHTS, WeightsMissingError, resolve_weights
 
 __all__ = [
+    "KNOWN_WEIGHTS",
+    "LPIPS",
     "MEAN_LABEL",
+    "FIDInceptionV3",
+    "FeatureStats",
+    "InceptionExtractor",
+    "WeightsMissingError",
+    "frechet_distance",
+    "frechet_distance_features",
+    "inception_score",
+    "kernel_inception_distance",
+    "load_inception",
+    "load_lpips",
+    "resolve_weights",
     "SSIM_WINDOW",
     "MetricRow",
     "SmallClassifier",

@@ -37,6 +37,7 @@ from i2i.report._html import (
     to_int,
     value_text,
 )
+from i2i.report.evaluation import evaluation_section
 from i2i.report.plots import charts_for_run, read_metrics
 from i2i.report.records import evaluations_section, exports_table, tracking_facts
 
@@ -322,6 +323,8 @@ figcaption a, td a { color: inherit; }
   background: #202024; }
 .pairs { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 14px; }
 .pair { margin: 0; }
+h3 { font-size: 15px; margin: 16px 0 8px; }
+h3 small { font-weight: 400; color: var(--muted); }
 .pair .sides { display: grid; grid-template-columns: 1fr 1fr; gap: 4px; }
 .pair img { width: 100%; height: auto; border-radius: 4px; border: 1px solid var(--line);
   background: #202024; }
@@ -572,9 +575,12 @@ def render_run_page(run_dir: str | Path) -> str:
     links = [("samples", "Samples"), ("losses", "Losses")]
     if len(samples) > 1:
         links.append(("history", "History"))
-    evaluation = evaluations_section(run_dir)
+    # the last evaluation (eval/eval.json, the score curve of --eval-every) and the table of
+    # every evaluation the hook recorded (evaluations.jsonl)
+    last_eval, all_evals = evaluation_section(run_dir), evaluations_section(run_dir)
+    evaluation = last_eval + all_evals
     if evaluation:
-        links.append(("evaluation", "Evaluation"))
+        links.append(("evaluation" if last_eval else "evaluations", "Evaluation"))
     if n_pairs:
         links.append(("translations", "Translations"))
     links += [("checkpoints", "Checkpoints"), ("config", "Config")]

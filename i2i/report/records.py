@@ -51,8 +51,8 @@ def evaluations_section(run_dir: Path) -> list[str]:
     names = list(columns)[:MAX_METRIC_COLUMNS]
     note = f"last {len(shown)} of {len(recs)}" if len(shown) < len(recs) else ""
     out = [
-        '<section id="evaluation">',
-        f"<h2>Evaluation<small>{esc(note)}</small></h2>",
+        '<section id="evaluations">',
+        f"<h2>Evaluations<small>{esc(note)}</small></h2>",
         '<table><thead><tr><th class="num">step</th>',
     ]
     out += [f'<th class="num">{esc(n)}</th>' for n in names]

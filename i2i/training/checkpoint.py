@@ -34,6 +34,8 @@ from i2i.training.run import write_text_atomic
 WEIGHTS = "model.safetensors"
 TRAINER_STATE = "trainer.pt"
 LATEST = "latest"
+#: Names the checkpoint with the best evaluation score (evaluation during training).
+BEST = "best"
 
 
 def checkpoint_name(step: int) -> str:
@@ -128,12 +130,13 @@ def list_checkpoints(ckpt_root: Path) -> list[Path]:
 
 
 def prune_checkpoints(ckpt_root: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest checkpoints (never the one ``latest`` names)."""
+    """Delete all but the ``keep`` newest checkpoints (never those ``latest`` and ``best``
+    name)."""
     if keep <= 0:
         return
-    latest = (ckpt_root / LATEST).read_text().strip() if (ckpt_root / LATEST).exists() else ""
+    kept = {(ckpt_root / f).read_text().strip() for f in (LATEST, BEST) if (ckpt_root / f).exists()}
     for p in list_checkpoints(ckpt_root)[:-keep]:
-        if p.name != latest:
+        if p.name not in kept:
             shutil.rmtree(p, ignore_errors=True)
 
 

@@ -286,14 +286,29 @@ class Trainer:
         """Run training to the end (or until stopped). Returns the run info.
 
         The experiment loggers of ``train.loggers`` observe the run (rank 0); an exception
-        that ends training ends their tracked runs as failed.
+        that ends training ends their tracked runs as failed. With ``train.eval_every`` the
+        family's evaluation runs on every N-th step's checkpoint
+        (:mod:`i2i.training.periodic_eval`) and reaches the loggers through
+        ``i2i_evaluation_done``.
 
         Raises:
             NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is kept).
             DatasetError: the dataset failed validation.
         """
-        with TrackingSession(self.ctx) as self.tracking:
-            return self._fit()
+        observer = None
+        if self.cfg.train.eval_every > 0:
+            from i2i.metrics.evaluation import EvalOptions
+            from i2i.training.periodic_eval import PeriodicEvaluation
+
+            opts = EvalOptions(save_images=False, max_images=self.cfg.train.eval_images)
+            observer = PeriodicEvaluation(self.ctx, self.cfg.train.eval_every, opts)
+            self.ctx.pm.register(observer, name="i2i-periodic-eval")
+        try:
+            with TrackingSession(self.ctx) as self.tracking:
+                return self._fit()
+        finally:
+            if observer is not None:
+                self.ctx.pm.unregister(observer)
 
     def _fit(self) -> RunInfo:
         t = self.cfg.train
@@ -391,7 +406,9 @@ class Trainer:
                         sums, count, t0 = {}, 0, time.perf_counter()
                     if info.is_main and t.sample_every > 0 and self.step % t.sample_every == 0:
                         self._save_samples(stepper, batch)
-                    if t.checkpoint_every > 0 and self.step % t.checkpoint_every == 0:
+                    if (t.checkpoint_every > 0 and self.step % t.checkpoint_every == 0) or (
+                        t.eval_every > 0 and self.step % t.eval_every == 0
+                    ):
                         self._checkpoint(stepper, info)
                         last_ckpt = self.step
             except NonFiniteLossError as e:

@@ -79,7 +79,7 @@ def test_slerp_endpoints() -> None:
     torch.testing.assert_close(path[-1], b)
 
 
-def test_sample_eval_and_export_cli(ctx, cgan_run, tmp_path) -> None:
+def test_sample_eval_and_export_cli(ctx, cgan_run, tmp_path, weights_env) -> None:
     runner, app = CliRunner(), build_app(ctx)
     out = tmp_path / "grid.png"
     r = runner.invoke(app, ["sample", str(cgan_run), str(out), "--per-class", "-n", "4",
@@ -90,13 +90,19 @@ def test_sample_eval_and_export_cli(ctx, cgan_run, tmp_path) -> None:
     r = runner.invoke(app, ["export", str(cgan_run), str(tmp_path / "g.onnx")])
     assert r.exit_code == 0 and "dynamic batch" in r.output, r.output
     r = runner.invoke(app, ["eval", str(cgan_run), "--out", str(tmp_path / "ev"),
-                            "--device", "cpu"])  # fmt: skip
+                            "--device", "cpu", "--max-images", "10"])  # fmt: skip
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert set(report["per_class"]) == {"circle", "cross", "square", "triangle"}
     assert 0 <= report["sample_class_accuracy"] <= 1 and report["chance"] == 0.25
     assert (tmp_path / "ev" / "nearest.png").is_file()
     assert (tmp_path / "ev" / "per_class.csv").is_file()
+    # with the (random) Inception weights: IS of the samples, FID / KID against the real images
+    assert report["is"] >= 1.0 - 1e-9 and report["is_splits"] == 5  # 10 samples, 2 per split
+    assert report["fid"] > 0 and "kid" in report and report["score"]["name"] == "fid"
+    assert (tmp_path / "ev" / "per_image.csv").is_file() and "skipped" not in report
+    for entry in report["examples"]["best"] + report["examples"]["worst"]:
+        assert (tmp_path / "ev" / entry["files"][0]).is_file()
     r = runner.invoke(app, ["translate", str(cgan_run), str(tmp_path), str(tmp_path / "o")])
     assert r.exit_code == 1 and "i2i sample" in r.output or "inputs" in r.output
 
