@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from i2i.errors import DownloadError
+from i2i.errors import DownloadError, UnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +429,7 @@ class _Fetch:
             if isinstance(reason, (TimeoutError, socket.timeout)):
                 raise _Retry(f"timed out after {self.timeout:g} s connecting") from e
             if isinstance(reason, FileNotFoundError) or "No such file" in str(reason):
-                raise DownloadError(f"{self.url} does not exist ({reason})") from None
+                raise UnreachableError(f"{self.url} does not exist ({reason})") from None
             if isinstance(reason, ssl.SSLCertVerificationError):
                 raise DownloadError(
                     f"the TLS certificate of {self.url} does not verify ({reason.verify_message}); "
@@ -460,7 +460,7 @@ class _Fetch:
             401: "it needs a login: download it in a browser and use the prepare command",
             403: "access is refused: download it in a browser and use the prepare command",
         }.get(code, "check the URL")
-        raise DownloadError(f"HTTP {code} ({e.reason}) from {self.url}; {hint}")
+        raise UnreachableError(f"HTTP {code} ({e.reason}) from {self.url}; {hint}")
 
     def _stream(self, resp: Any, have: int) -> bool:
         status = getattr(resp, "status", None)
@@ -645,7 +645,7 @@ def download(
                     if kept
                     else ""
                 )
-                raise DownloadError(
+                raise UnreachableError(
                     f"download of {fetch_url} failed after {failures} tries: {e}{where}"
                 ) from None
             pause = min(backoff * 2 ** (failures - 1), _MAX_BACKOFF)

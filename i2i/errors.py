@@ -70,6 +70,12 @@ class DownloadError(I2IError):
     """A download failed: HTTP error, timeout after the retries, size or SHA-256 mismatch."""
 
 
+class UnreachableError(DownloadError):
+    """The file could not be fetched from this URL (no such file, an HTTP error, still failing
+    after the retries): another URL for the same file may work. A file that arrived but is wrong
+    (size, SHA-256) is a plain :class:`DownloadError`."""
+
+
 class ArchiveError(I2IError):
     """An archive is corrupt, cannot be unpacked (e.g. the disk is full) or is unsafe."""
 

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from i2i.cli.app import handle_errors, say
+from i2i.errors import ConfigError
 from i2i.manager import Context
 
 
@@ -41,6 +44,44 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 found = "missing"
             table.add_row(name, spec.filename, found, spec.used_by)
         Console().print(table)
+
+    @w.command("download")
+    @handle_errors
+    def download_cmd(
+        names: list[str] = typer.Argument(None, help="names (i2i weights list); see --all"),
+        all_: bool = typer.Option(False, "--all", help="every known weights file"),
+        folder: Path = typer.Option(
+            None, "--dir", help="where to write (default: the weights folder of i2i weights list)"
+        ),
+        mirror: str = typer.Option(
+            None, "--mirror", help="fetch the same file names from this base URL or local folder"
+        ),
+        timeout: float = typer.Option(60.0, help="seconds without data before an attempt fails"),
+        retries: int = typer.Option(5, help="attempts after the first that may fail"),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
+    ) -> None:
+        """Fetch metric / perceptual-loss weights (the files the reference implementations
+        download) into the weights folder, resumably, and check their SHA-256. Runs only when
+        asked: no metric ever downloads by itself."""
+        from i2i.cli.dataset_sources import DownloadBar, human_size
+        from i2i.metrics.weights import KNOWN_WEIGHTS, download_weights, known
+
+        if all_ == bool(names):
+            raise ConfigError(
+                "give weights names or --all, not both and not neither "
+                "(e.g. i2i weights download inception; names: i2i weights list)"
+            )
+        specs = [known(n) for n in (list(KNOWN_WEIGHTS) if all_ else names)]
+        with DownloadBar(progress) as bar:
+            for spec in specs:
+                result = download_weights(
+                    spec, folder, mirror=mirror, timeout=timeout, retries=retries, progress=bar
+                )
+                how = "already there" if result.reused else f"fetched from {result.url}"
+                say(
+                    f"{spec.name}: {result.path} ({human_size(result.size)}, {how}; "
+                    f"SHA-256 {result.sha256})"
+                )
 
     @w.command("verify")
     @handle_errors

@@ -38,6 +38,7 @@ __all__ = [
     "KNOWN_WEIGHTS",
     "KnownWeights",
     "WeightsMissingError",
+    "download_weights",
     "load_settings",
     "resolve_weights",
     "settings_path",
@@ -284,3 +285,74 @@ def verify_file(name: str, path: str | os.PathLike[str]) -> tuple[bool, str]:
     """
     digest = sha256_file(path)
     return digest.startswith(known(name).sha256), digest
+
+
+def download_weights(
+    spec: KnownWeights,
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    mirror: str | None = None,
+    timeout: float = 60.0,
+    retries: int = 5,
+    progress: Any = None,
+    lock: Any = None,
+) -> Any:
+    """Fetch the weights file ``spec`` into ``folder`` (default: :func:`weights_dir`) with
+    :func:`i2i.download.download` (resumable, retried, atomic) and check its SHA-256.
+
+    Each of ``spec.urls`` is tried in turn, the next one only when a URL fails. With
+    ``mirror`` (a base URL or a local folder) the file is fetched from there instead: first
+    under its weights-folder name (``spec.filename``, so a copy of a weights folder is a
+    mirror), then under the upstream URLs' file names. A full published hash is checked before the
+    file gets its name; a published prefix is checked right after, and a file that does not
+    match is deleted. The lock file (``lock``, default the user's) records the hash under
+    ``weights:NAME``, so a later download of the name must give the same bytes.
+
+    Returns:
+        The :class:`i2i.download.DownloadResult` (``reused`` when the file was already there).
+
+    Raises:
+        DownloadError: every URL failed (the message names the last failure), or the file's
+            SHA-256 does not match the published one.
+    """
+    from i2i.download import LockFile, default_lock_path, download, mirror_url
+    from i2i.errors import DownloadError, UnreachableError
+
+    lock = LockFile(default_lock_path()) if lock is None else lock
+    dest = Path(folder).expanduser() if folder is not None else weights_dir()
+    dest = dest / spec.filename
+    key = f"weights:{spec.name}"
+    urls = list(spec.urls)
+    if mirror:  # the weights folder's file name first (a copied weights folder is a mirror)
+        names = [mirror_url("/" + spec.filename, mirror)]
+        urls = list(dict.fromkeys(names + [mirror_url(u, mirror) for u in spec.urls]))
+    last: UnreachableError | None = None
+    for url in urls:
+        existed = dest.exists()
+        try:
+            result = download(
+                url,
+                dest,
+                sha256=spec.sha256 if spec.full_hash else None,
+                timeout=timeout,
+                retries=retries,
+                progress=progress,
+                lock=lock,
+                lock_key=key,
+                expected_from=f"{spec.name}'s published hash ({spec.source})",
+            )
+        except UnreachableError as e:  # another URL may have it; a wrong file is final
+            last = e
+            continue
+        if not result.sha256.startswith(spec.sha256):
+            if not existed:
+                dest.unlink(missing_ok=True)
+            where = "was deleted" if not existed else "is kept; delete it to download it again"
+            raise DownloadError(
+                f"{spec.name}: {result.url} gave a file whose SHA-256 {result.sha256} does not "
+                f"start with the published {spec.sha256} ({spec.source}); {dest} {where}"
+            )
+        lock.record(key, result)
+        return result
+    assert last is not None
+    raise last

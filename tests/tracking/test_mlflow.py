@@ -73,7 +73,7 @@ def test_params_metrics_images_artifacts_and_the_same_run_after_resume(
     assert client.get_run(run_id).info.status == "FINISHED"
     assert json.loads((out / "evaluations.jsonl").read_text())["metrics"] == {"psnr": 21.5}
     page = (out / "index.html").read_text()
-    assert 'id="evaluation"' in page and "21.5" in page and run_id in page
+    assert 'id="evaluations"' in page and "21.5" in page and run_id in page
 
 
 def test_unreachable_server_is_reported_once_and_its_records_dropped_at_the_end(
