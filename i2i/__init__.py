@@ -5,45 +5,93 @@ The public API a plugin may use (built-in plugins use nothing else)::
     import i2i
     i2i.hookimpl, i2i.ModelSpec, i2i.DatasetFormatSpec, i2i.GANModel, i2i.OptimGroup,
     i2i.InferenceInfo, i2i.opt, i2i.GeneratorConfig, i2i.DiscriminatorConfig, ...
-    i2i.nn (primitives), i2i.errors
+    i2i.load_run, i2i.load_checkpoint (a trained model from disk)
+    i2i.nn (primitives), i2i.datasets (dataset building blocks), i2i.errors
+
+Every name is imported on first use (``import i2i`` itself loads no torch), so that
+``i2i.testing`` (a pytest plugin loaded in every pytest session of an environment with i2i) and
+the CLI start quickly.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from i2i.config import (
-    DiscriminatorConfig,
-    GeneratorConfig,
-    OptimConfig,
-    ScheduleConfig,
-    TrainConfig,
-    opt,
-)
-from i2i.errors import (
-    CheckpointError,
-    ConfigError,
-    DatasetError,
-    ExportError,
-    I2IError,
-    ImageReadError,
-    InputError,
-    NonFiniteLossError,
-    PluginError,
-)
-from i2i.hookspecs import hookimpl
-from i2i.manager import Context, load_context, make_plugin_manager
-from i2i.model import GANModel, OptimGroup, set_requires_grad
-from i2i.registry import Registrar, Registry
-from i2i.specs import (
-    DataOptions,
-    DatasetFormatSpec,
-    DatasetReport,
-    DemoRecipe,
-    InferenceInfo,
-    ModelSpec,
-)
-from i2i.training.run import RunInfo
+from i2i._version import __version__
+
+#: Defining module of every public name (imported on first access).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "i2i.config": (
+        "DiscriminatorConfig",
+        "GeneratorConfig",
+        "OptimConfig",
+        "ScheduleConfig",
+        "TrainConfig",
+        "effective_load_size",
+        "opt",
+    ),
+    "i2i.errors": (
+        "CheckpointError",
+        "ConfigError",
+        "DatasetError",
+        "ExportError",
+        "I2IError",
+        "ImageReadError",
+        "InputError",
+        "NonFiniteLossError",
+        "PluginError",
+    ),
+    "i2i.hookspecs": ("hookimpl",),
+    "i2i.manager": ("Context", "load_context", "make_plugin_manager"),
+    "i2i.model": ("GANModel", "OptimGroup", "set_requires_grad"),
+    "i2i.registry": ("Registrar", "Registry"),
+    "i2i.specs": (
+        "DataOptions",
+        "DatasetFormatSpec",
+        "DatasetReport",
+        "DemoRecipe",
+        "InferenceInfo",
+        "ModelSpec",
+    ),
+    "i2i.training.run": ("RunConfig", "RunInfo"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors; tests keep it in sync
+    from i2i.config import (
+        DiscriminatorConfig,
+        GeneratorConfig,
+        OptimConfig,
+        ScheduleConfig,
+        TrainConfig,
+        effective_load_size,
+        opt,
+    )
+    from i2i.errors import (
+        CheckpointError,
+        ConfigError,
+        DatasetError,
+        ExportError,
+        I2IError,
+        ImageReadError,
+        InputError,
+        NonFiniteLossError,
+        PluginError,
+    )
+    from i2i.hookspecs import hookimpl
+    from i2i.manager import Context, load_context, make_plugin_manager
+    from i2i.model import GANModel, OptimGroup, set_requires_grad
+    from i2i.registry import Registrar, Registry
+    from i2i.specs import (
+        DataOptions,
+        DatasetFormatSpec,
+        DatasetReport,
+        DemoRecipe,
+        InferenceInfo,
+        ModelSpec,
+    )
+    from i2i.training.run import RunConfig, RunInfo
 
 __all__ = [
     "CheckpointError",
@@ -69,13 +117,28 @@ __all__ = [
     "PluginError",
     "Registrar",
     "Registry",
+    "RunConfig",
     "RunInfo",
     "ScheduleConfig",
     "TrainConfig",
     "__version__",
+    "effective_load_size",
     "hookimpl",
     "load_context",
     "make_plugin_manager",
     "opt",
     "set_requires_grad",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'i2i' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -104,7 +104,11 @@ class TrainConfig:
     epochs: int = opt(0, "epochs to run when steps is 0")
     batch_size: int = opt(1, "images per batch")
     size: int = opt(256, "training crop size in pixels")
-    load_size: int = opt(0, "resize before cropping (0 = size * 286/256, the paper's jitter)")
+    load_size: int = opt(
+        0,
+        "resize before cropping: N pixels | 0 = size * 286/256 (the paper's jitter) | -1 = no "
+        "resize (crop the images as they are)",
+    )
     format: str = opt("", "dataset format (empty = the family's default; see `i2i plugins`)")
     workers: int = opt(2, "DataLoader worker processes (0 = load in the main process)")
     seed: int = opt(0, "random seed (weights, data order, augmentation)")
@@ -130,6 +134,38 @@ class TrainConfig:
     pin_memory: bool = opt(True, "CUDA: pinned host memory and non-blocking copies")
     fused_optimizer: bool = opt(True, "fused Adam kernels on CPU and CUDA")
     grad_clip: float = opt(0.0, "clip gradient norm per network group (0 = off)")
+
+
+#: ``train.load_size`` of "no resize" (crop the images as they are).
+NO_RESIZE = -1
+
+
+def effective_load_size(size: int, load_size: int) -> int:
+    """The resize a dataset applies before cropping (``DataOptions.load_size``; 0 = none).
+
+    The one rule that training and ``i2i datasets check`` share, from ``train.size`` and
+    ``train.load_size``: a positive ``load_size`` is used as it is; 0 (the default) means
+    ``round(size * 286 / 256)``, the resize-and-crop jitter of the pix2pix/CycleGAN papers (0
+    when ``size`` is 0: whole images); -1 (:data:`NO_RESIZE`) means no resize, so images are
+    cropped as they are and must be at least ``size`` pixels on each side.
+
+    Example:
+        >>> effective_load_size(256, 0), effective_load_size(256, 300), effective_load_size(64, -1)
+        (286, 300, 0)
+
+    Raises:
+        ConfigError: ``load_size`` below -1, or ``size`` below 0.
+    """
+    if size < 0:
+        raise ConfigError(f"train.size must be >= 0, got {size}")
+    if load_size < NO_RESIZE:
+        raise ConfigError(
+            f"train.load_size must be a size in pixels, 0 (size * 286/256) or -1 (no resize), "
+            f"got {load_size}"
+        )
+    if load_size == NO_RESIZE:
+        return 0
+    return load_size or int(round(size * 286 / 256))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from i2i.cli.app import handle_errors, say
+from i2i.cli.common import handle_errors, say
 from i2i.manager import Context
 
 

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from i2i.cli.app import handle_errors
+from i2i.cli.common import handle_errors
 from i2i.config import TrainConfig, describe, to_dict
 from i2i.manager import Context
 
