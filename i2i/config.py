@@ -340,20 +340,35 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, default, help) for every leaf field of a config class, for help pages."""
-    rows: list[tuple[str, str, str]] = []
+def describe(config: Any, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, value, help) for every leaf option of a config, for help pages.
+
+    Args:
+        config: A config instance (its values are shown) or a config class (its defaults: the
+            default *instance* of each nested section, so ``GeneratorConfig(arch="unet_256")`` as
+            a family's default shows ``generator.arch 'unet_256'``, not the block's own default).
+        prefix: Prepended to every key.
+
+    Returns:
+        Rows in field order; a field without a default shows ``(required)``.
+    """
+    cls = config if isinstance(config, type) else type(config)
     hints = _hints(cls)
+    rows: list[tuple[str, str, str]] = []
     for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            rows.extend(describe(tp, f"{prefix}{f.name}."))
-            continue
-        if f.default is not dataclasses.MISSING:
-            default = f.default
+        if not isinstance(config, type):
+            value = getattr(config, f.name)
+        elif f.default is not dataclasses.MISSING:
+            value = f.default
         elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
+            value = f.default_factory()
         else:
-            default = "(required)"
-        rows.append((f"{prefix}{f.name}", repr(default), f.metadata.get("help", "")))
+            value = dataclasses.MISSING
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            section = hints[f.name] if value is dataclasses.MISSING else value
+            rows.extend(describe(section, f"{key}."))
+            continue
+        shown = "(required)" if value is dataclasses.MISSING else repr(value)
+        rows.append((key, shown, f.metadata.get("help", "")))
     return rows
