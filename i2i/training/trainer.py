@@ -243,6 +243,8 @@ class Trainer:
         root = Path(self.cfg.data)
         report = self.format.validate(root, options)
         log.info("dataset %s: %s", root, report.counts)
+        for problem in report.problems:  # what validation found but training works around
+            log.warning("dataset %s: %s", root, problem)
         if self.spec.adapt_config is not None:  # e.g. the class count comes from the data
             model_cfg = self.spec.adapt_config(self.cfg.model, report)
             self.cfg = dataclasses.replace(self.cfg, model=model_cfg)
