@@ -24,19 +24,15 @@ def register(app: typer.Typer, ctx: Context) -> None:
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
     ) -> None:
         """Evaluate a checkpoint with its family's metrics; writes a JSON and CSV report."""
+        from i2i.api import load_checkpoint
         from i2i.errors import ConfigError
-        from i2i.training import runtime
-        from i2i.training.checkpoint import find_checkpoint, load_model
 
-        dev = runtime.resolve_device(device)
-        loaded = load_model(ctx, source, dev)
+        loaded = load_checkpoint(source, context=ctx, device=device)
         spec = loaded.spec
         if spec.evaluate is None:
             raise ConfigError(f"the '{spec.name}' family has no evaluation (ModelSpec.evaluate)")
-        data_root = data or Path(loaded.run_config.data)
-        ckpt_dir = find_checkpoint(source).parent
-        run_dir = ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else ckpt_dir
-        out_dir = out or run_dir / "eval"
+        data_root = data or Path(loaded.config.data)
+        out_dir = out or (loaded.run_dir or loaded.checkpoint.path.parent) / "eval"
         say(evaluate_and_report(ctx, loaded, data_root, out_dir))
 
 
