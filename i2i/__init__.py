@@ -6,7 +6,9 @@ The public API a plugin may use (built-in plugins use nothing else)::
     i2i.hookimpl, i2i.ModelSpec, i2i.DatasetFormatSpec, i2i.GANModel, i2i.OptimGroup,
     i2i.InferenceInfo, i2i.opt, i2i.GeneratorConfig, i2i.DiscriminatorConfig, ...
     i2i.load_run, i2i.load_checkpoint (a trained model from disk)
-    i2i.nn (primitives), i2i.datasets (dataset building blocks), i2i.errors
+    i2i.FolderDataset, i2i.list_image_folders, i2i.check_images, i2i.read_image, ...
+    (the building blocks of dataset formats; all of them are in i2i.datasets)
+    i2i.nn (primitives), i2i.errors
 
 Every name is imported on first use (``import i2i`` itself loads no torch), so that
 ``i2i.testing`` (a pytest plugin loaded in every pytest session of an environment with i2i) and
@@ -22,6 +24,7 @@ from i2i._version import __version__
 
 #: Defining module of every public name (imported on first access).
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "i2i.api": ("load_checkpoint", "load_run"),
     "i2i.config": (
         "DiscriminatorConfig",
         "GeneratorConfig",
@@ -31,6 +34,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "effective_load_size",
         "opt",
     ),
+    "i2i.datasets.folders": (
+        "FolderDataset",
+        "check_images",
+        "check_split",
+        "child_seed",
+        "dataset_root",
+        "list_image_folders",
+        "validate_image_folders",
+    ),
+    "i2i.datasets.demo": ("make_images_demo",),
+    "i2i.datasets.image_io": ("convert_channels", "list_images", "read_image", "write_image"),
     "i2i.errors": (
         "CheckpointError",
         "ConfigError",
@@ -54,11 +68,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "InferenceInfo",
         "ModelSpec",
     ),
+    "i2i.training.checkpoint": ("LoadedModel",),
     "i2i.training.run": ("RunConfig", "RunInfo"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors; tests keep it in sync
+    from i2i.api import load_checkpoint, load_run
     from i2i.config import (
         DiscriminatorConfig,
         GeneratorConfig,
@@ -68,6 +84,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors; tests kee
         effective_load_size,
         opt,
     )
+    from i2i.datasets.demo import make_images_demo
+    from i2i.datasets.folders import (
+        FolderDataset,
+        check_images,
+        check_split,
+        child_seed,
+        dataset_root,
+        list_image_folders,
+        validate_image_folders,
+    )
+    from i2i.datasets.image_io import convert_channels, list_images, read_image, write_image
     from i2i.errors import (
         CheckpointError,
         ConfigError,
@@ -91,6 +118,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors; tests kee
         InferenceInfo,
         ModelSpec,
     )
+    from i2i.training.checkpoint import LoadedModel
     from i2i.training.run import RunConfig, RunInfo
 
 __all__ = [
@@ -104,12 +132,14 @@ __all__ = [
     "DemoRecipe",
     "DiscriminatorConfig",
     "ExportError",
+    "FolderDataset",
     "GANModel",
     "GeneratorConfig",
     "I2IError",
     "ImageReadError",
     "InferenceInfo",
     "InputError",
+    "LoadedModel",
     "ModelSpec",
     "NonFiniteLossError",
     "OptimConfig",
@@ -122,12 +152,25 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "__version__",
+    "check_images",
+    "check_split",
+    "child_seed",
+    "convert_channels",
+    "dataset_root",
     "effective_load_size",
     "hookimpl",
+    "list_image_folders",
+    "list_images",
+    "load_checkpoint",
     "load_context",
+    "load_run",
+    "make_images_demo",
     "make_plugin_manager",
     "opt",
+    "read_image",
     "set_requires_grad",
+    "validate_image_folders",
+    "write_image",
 ]
 
 

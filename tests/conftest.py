@@ -1,4 +1,9 @@
-"""Shared fixtures: a plugin context, demo datasets per format, and tiny training runs."""
+"""Shared fixtures: a plugin context, demo datasets per format, and tiny training runs.
+
+The context and the demo data come from the i2i pytest plugin (i2i/testing/plugin.py, loaded
+through its pytest11 entry point), which also runs the family contract tests of
+i2i/testing/contract.py for every registered family (``i2i_contract = ["*"]`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from i2i.manager import Context, load_context
+from i2i.manager import Context
 from i2i.training.run import RunInfo, resolve_run_config
 from i2i.training.trainer import Trainer
 
@@ -36,23 +41,16 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 
 @pytest.fixture(scope="session")
-def ctx() -> Context:
-    return load_context()
+def ctx(i2i_context: Context) -> Context:
+    """The plugin context (the i2i pytest plugin's, shared with the contract tests)."""
+    return i2i_context
 
 
 @pytest.fixture(scope="session")
-def demo_data(tmp_path_factory: pytest.TempPathFactory, ctx: Context) -> Callable[[str], Path]:
-    """``demo_data(format_name)`` -> a demo dataset of that format (made once per session)."""
-    cache: dict[str, Path] = {}
-
-    def get(fmt: str) -> Path:
-        if fmt not in cache:
-            root = tmp_path_factory.mktemp(f"demo-{fmt}") / "data"
-            ctx.dataset_formats.get(fmt).demo(root, 0)
-            cache[fmt] = root
-        return cache[fmt]
-
-    return get
+def demo_data(i2i_demo_data: Callable[[str], Path]) -> Callable[[str], Path]:
+    """``demo_data(format_name)`` -> a demo dataset of that format (made once per session, by
+    the i2i pytest plugin's fixture, so the contract tests share it)."""
+    return i2i_demo_data
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ of the graph.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import i2i
@@ -102,6 +103,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return out
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     modules = _modules()
     return {name: _imports(name, path, modules) for name, path in modules.items()}

@@ -28,7 +28,7 @@ def _wrap_commands(app: typer.Typer) -> None:
 
 def build_app(ctx: Context) -> typer.Typer:
     """The root Typer app for a plugin context."""
-    from i2i.cli import datasets, demo, evaluate, export, info, sample, train, translate
+    from i2i.cli import datasets, demo, evaluate, export, info, plugin, sample, train, translate
 
     app = typer.Typer(
         name="i2i",
@@ -44,7 +44,7 @@ def build_app(ctx: Context) -> typer.Typer:
     ) -> None:
         setup_logging(verbose)
 
-    for module in (train, translate, export, sample, evaluate, datasets, info, demo):
+    for module in (train, translate, export, sample, evaluate, datasets, info, demo, plugin):
         module.register(app, ctx)
     ctx.pm.hook.i2i_register_commands(app=app)
     _wrap_commands(app)
