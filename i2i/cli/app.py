@@ -26,6 +26,14 @@ def _wrap_commands(app: typer.Typer) -> None:
             _wrap_commands(group.typer_instance)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from i2i.cli.version import version_report
+
+        typer.echo(version_report())
+        raise typer.Exit()
+
+
 def build_app(ctx: Context) -> typer.Typer:
     """The root Typer app for a plugin context."""
     from i2i.cli import datasets, demo, evaluate, export, info, plugin, sample, train, translate
@@ -41,6 +49,13 @@ def build_app(ctx: Context) -> typer.Typer:
     @app.callback()
     def _root(
         verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
+        version: bool = typer.Option(
+            False,
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="show the versions of i2i, torch (CUDA), onnxruntime and the plugins, and exit",
+        ),
     ) -> None:
         setup_logging(verbose)
 
@@ -53,6 +68,12 @@ def build_app(ctx: Context) -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``i2i`` and ``python -m i2i``)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # without loading plugins: it must work when one is broken
+        from i2i.cli.version import version_report
+
+        typer.echo(version_report())
+        return
     try:
         ctx = load_context()
         app = build_app(ctx)
