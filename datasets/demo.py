@@ -406,13 +406,8 @@ def make_images_demo(
     of any format whose samples are made from plain images (colorization, denoising,
     super-resolution, ...): ``DatasetFormatSpec(..., demo=make_images_demo)``.
 
-    Byte-identical for the same arguments; an existing demo folder made with the same arguments
-    is rewritten in place; any other non-empty folder is refused (nothing is deleted).
-
-    Raises:
-        DatasetError: ``out_dir`` is a file, a non-empty non-demo folder, or a demo made with
-            other arguments.
-        ConfigError: a count or the size is out of range.
+    Byte-identical for the same arguments, and as careful with ``out_dir`` as the other demos
+    (see :func:`begin_demo`: nothing but an earlier identical demo is overwritten).
     """
     out, params = begin_demo(
         "make_images_demo", out_dir, IMAGES_DEMO_MARKER,

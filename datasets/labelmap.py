@@ -63,7 +63,7 @@ from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import README_NAME, begin_demo
-from .folders import FolderDataset, check_split, child_seed, root_listing
+from .folders import FolderDataset, check_split, child_seed, dataset_root, root_listing
 from .image_io import check_image, format_file_list, list_images, write_image
 from .paired import match_stems
 
@@ -310,14 +310,7 @@ def split_folders(root: Path, split: str) -> dict[str, Path]:
 
 
 def _resolve(root: Path, split: str, instances: bool) -> dict[str, Path]:
-    if not root.exists():
-        raise DatasetError(
-            f"dataset folder '{root}' does not exist; expected a labelmap dataset with "
-            f"train/images/ and train/labels/ (make one with 'i2i datasets demo --kind labelmap "
-            f"{root}')"
-        )
-    if not root.is_dir():
-        raise DatasetError(f"dataset path '{root}' is a file; pass the folder holding train/")
+    root = dataset_root(root, FORMAT_NAME, "train/images/ and train/labels/")
     folders = split_folders(root, split)
     wanted = ["image", "label"] + (["instance"] if instances else [])
     missing = [folders[k] for k in wanted if not folders[k].is_dir()]

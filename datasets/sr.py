@@ -66,7 +66,14 @@ from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import README_NAME, begin_demo
-from .folders import FolderDataset, check_files, check_split, child_seed, root_listing
+from .folders import (
+    FolderDataset,
+    check_files,
+    check_split,
+    child_seed,
+    dataset_root,
+    root_listing,
+)
 from .image_io import format_file_list, list_images, write_image
 from .paired import _STEM_RULE, match_stems
 
@@ -356,15 +363,9 @@ def _no_images(folder: Path, what: str) -> DatasetError:
 
 def _layout(root: Path, split: str) -> _Layout:
     """Resolve the split folder and its mode; DatasetError for structural problems."""
-    root = Path(root)
-    if not root.exists():
-        raise DatasetError(
-            f"dataset folder '{root}' does not exist; expected an sr dataset folder with train/ "
-            f"holding high-resolution images (or train/HR/ + train/LR/) (make one with "
-            f"'i2i datasets demo --kind sr {root}')"
-        )
-    if not root.is_dir():
-        raise DatasetError(f"dataset path '{root}' is a file; pass the folder that holds train/")
+    root = dataset_root(
+        root, FORMAT_NAME, "train/ holding high-resolution images (or train/HR/ + train/LR/)"
+    )
     folder = split_folder(root, split)
     if not folder.is_dir():
         hint = ""

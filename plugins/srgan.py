@@ -460,7 +460,8 @@ SPEC = ModelSpec(
     batch_keys=("lr", "hr"),
     data_channels=lambda c: {"lr": c.channels, "hr": c.channels},
     directions=("AtoB",),
-    default_train={"steps": 200_000, "size": 128, "load_size": 0, "batch_size": 16},
+    # the sr format crops HR images as they are (load_size -1: no resize)
+    default_train={"steps": 200_000, "size": 128, "load_size": -1, "batch_size": 16},
     tiny=(
         "generator.nf=8",
         "generator.n_blocks=1",

@@ -15,21 +15,9 @@ import pytest
 import torch
 
 from i2i.manager import Context
-from i2i.training.run import RunInfo, resolve_run_config
-from i2i.training.trainer import Trainer
+from i2i.training.run import RunInfo
 
 torch.set_num_threads(2)
-
-TINY_TRAIN = {
-    "size": 32,
-    "load_size": 36,
-    "batch_size": 1,
-    "workers": 0,
-    "device": "cpu",
-    "log_every": 1,
-    "sample_every": 0,
-    "checkpoint_every": 0,
-}
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
@@ -54,27 +42,7 @@ def demo_data(i2i_demo_data: Callable[[str], Path]) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-def tiny_run(ctx: Context) -> Callable[..., RunInfo]:
-    """``tiny_run(family, data, out, steps=2, overrides=(), resume=False, **train)``."""
-
-    def run(
-        family: str,
-        data: Path,
-        out: Path,
-        steps: int = 2,
-        overrides: tuple[str, ...] = (),
-        resume: bool = False,
-        context: Context | None = None,
-        **train: Any,
-    ) -> RunInfo:
-        c = context or ctx
-        spec = c.models.get(family)
-        rc = resolve_run_config(
-            spec,
-            data,
-            train_options={**TINY_TRAIN, "steps": steps, **train},
-            overrides=list(spec.tiny) + list(overrides),
-        )
-        return Trainer(c, rc, out, resume=resume).fit()
-
-    return run
+def tiny_run(i2i_tiny_run: Callable[..., RunInfo]) -> Callable[..., RunInfo]:
+    """``tiny_run(family, data, out, steps=2, overrides=(), resume=False, context=None,
+    **train)``: the i2i pytest plugin's ``i2i_tiny_run`` (a tiny model, 32-px crops, the CPU)."""
+    return i2i_tiny_run

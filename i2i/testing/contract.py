@@ -68,7 +68,7 @@ def run(
 ) -> Path:
     """The run directory of a 2-step tiny run of the family."""
     out = tmp_path_factory.mktemp(f"contract-{family}") / "run"
-    info = train_tiny(i2i_context, family, data, out, steps=STEPS)
+    info = train_tiny(family, data, out, steps=STEPS, context=i2i_context)
     assert info.total_steps == STEPS
     return out
 
@@ -95,8 +95,8 @@ def test_resume_is_exact(family: str, data: Path, run: Path, i2i_context: Any, t
     from i2i.training.checkpoint import load_checkpoint
 
     out = tmp_path / "resumed"
-    train_tiny(i2i_context, family, data, out, steps=1)
-    train_tiny(i2i_context, family, data, out, steps=STEPS, resume=True)
+    train_tiny(family, data, out, steps=1, context=i2i_context)
+    train_tiny(family, data, out, steps=STEPS, resume=True, context=i2i_context)
     straight, resumed = load_checkpoint(run), load_checkpoint(out)
     assert resumed.step == straight.step == STEPS
     assert straight.weights.keys() == resumed.weights.keys()

@@ -7,6 +7,7 @@ fixtures and the contract tests, only when a test uses them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,25 +144,27 @@ def i2i_demo_data(
 
 
 def train_tiny(
-    context: Any,
     family: str,
     data: Path,
     out: Path,
-    *,
     steps: int = 2,
     overrides: tuple[str, ...] = (),
     resume: bool = False,
+    context: Any = None,
     **train: Any,
 ) -> Any:
     """Train a tiny ``family`` model (its ``tiny`` overrides plus ``overrides``, the settings
-    of :data:`TINY_TRAIN` updated by ``train``) on ``data`` into ``out``.
+    of :data:`TINY_TRAIN` updated by ``train``) on ``data`` into ``out``, with ``context``
+    (default: ``i2i.load_context()``).
 
     Returns:
         The run's :class:`i2i.RunInfo`.
     """
+    from i2i.manager import load_context
     from i2i.training.run import resolve_run_config
     from i2i.training.trainer import Trainer
 
+    context = context or load_context()
     spec = context.models.get(family)
     rc = resolve_run_config(
         spec,
@@ -175,9 +178,5 @@ def train_tiny(
 @pytest.fixture
 def i2i_tiny_run(i2i_context: Any) -> Callable[..., Any]:
     """``i2i_tiny_run(family, data, out, steps=2, overrides=(), resume=False, context=None,
-    **train)``: :func:`train_tiny` with the session's context (or ``context``)."""
-
-    def run(family: str, data: Path, out: Path, *, context: Any = None, **kwargs: Any) -> Any:
-        return train_tiny(context or i2i_context, family, data, out, **kwargs)
-
-    return run
+    **train)``: :func:`train_tiny` with the session's context (unless ``context`` is given)."""
+    return functools.partial(train_tiny, context=i2i_context)
