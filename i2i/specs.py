@@ -147,7 +147,9 @@ class DataOptions:
     Attributes:
         split: ``"train"`` or ``"test"`` (formats map these to their folders).
         size: Crop size (square) for training; 0 means no resize or crop (test/inference).
-        load_size: Resize to this before cropping (0 = no resize).
+        load_size: Resize to this before cropping (0 = no resize); the trainer and
+            ``i2i datasets check`` resolve it from ``train.size`` / ``train.load_size`` with
+            :func:`i2i.effective_load_size`.
         channels: Channels per batch key, e.g. ``{"A": 3, "B": 1}``.
         flip: Random horizontal flip.
         strict: Raise on a corrupt image instead of skipping it.
@@ -169,7 +171,17 @@ class DataOptions:
 
 @dataclasses.dataclass
 class DatasetReport:
-    """What validation found: files per folder and any problems (empty when valid)."""
+    """What validation found.
+
+    Attributes:
+        root: The dataset folder.
+        format: The format's name.
+        counts: Files (or samples) per folder or split, e.g. ``{"trainA": 200, "trainB": 180}``.
+        problems: Findings that do not stop training (validation raises
+            :class:`i2i.errors.DatasetError` for those that do), e.g. a test split without some
+            class folder; ``i2i datasets check`` prints them and the trainer logs them.
+        classes: Class names, when the format has classes (what ``adapt_config`` reads).
+    """
 
     root: Path
     format: str
