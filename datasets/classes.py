@@ -35,23 +35,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from i2i.errors import DatasetError, ImageReadError
+from i2i.errors import DatasetError
 from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import make_classes_demo
-from .image_io import format_file_list, list_images, read_image
-from .keys import parse_key
-from .paired import _as_hwc
-from .unpaired import _child_seed, _root_listing, file_problems
+from .folders import (
+    FolderDataset,
+    check_images,
+    check_split,
+    child_seed,
+    dataset_root,
+    root_listing,
+)
+from .image_io import format_file_list, list_images
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -72,19 +75,6 @@ def _subdirs(folder: Path) -> list[str]:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
-def _check_root(root: Path) -> None:
-    if not root.exists():
-        raise DatasetError(
-            f"dataset folder '{root}' does not exist; expected a 'classes' dataset folder "
-            f"{_LAYOUT} (make one with 'i2i datasets demo --kind classes {root}')"
-        )
-    if not root.is_dir():
-        raise DatasetError(
-            f"dataset path '{root}' is a file, not a folder; pass the folder that holds one "
-            "sub-folder per class"
-        )
-
-
 def is_split_layout(root: Path) -> bool:
     """True when ``root`` holds ``train/`` and no other folders than ``test/``, ``val/``."""
     dirs = _subdirs(Path(root))
@@ -98,20 +88,15 @@ def split_folder(root: Path, split: str) -> Path:
         DatasetError: the root is missing, ``split`` is not a plain name, or the split layout
             has no folder for ``split``.
     """
-    root = Path(root)
-    _check_root(root)
-    if not split or "/" in split or os.sep in split or split.startswith("."):
-        raise DatasetError(
-            f"split must be a plain name like 'train' or 'test', got {split!r}; the classes "
-            f"format reads {_LAYOUT}"
-        )
+    root = dataset_root(root, FORMAT_NAME, f"one sub-folder per class ({_LAYOUT})")
+    check_split(split, FORMAT_NAME, _LAYOUT)
     if not is_split_layout(root):
         return root
     folder = root / split
     if not folder.is_dir():
         raise DatasetError(
             f"classes dataset '{root}' has no {split}/ folder; expected ROOT/{split}/<class>/ "
-            f"holding images; found in root: {_root_listing(root)}"
+            f"holding images; found in root: {root_listing(root)}"
         )
     return folder
 
@@ -182,14 +167,16 @@ def validate_classes(root: Path, options: DataOptions) -> DatasetReport:
         options: Split, sizes, channels.
 
     Returns:
-        A report with ``counts`` (images per class of the split) and ``classes`` (sorted names).
+        A report with ``counts`` (images per class of the split), ``classes`` (sorted names)
+        and ``problems`` naming classes that the split has no folder for (not an error: a test
+        split may lack some).
 
     Raises:
         DatasetError: one line naming the offending folders or files and how to fix them.
     """
     root = Path(root)
     folder, names, files = _list_classes(root, options.split)
-    problems = file_problems(
+    problems = check_images(
         root,
         files.values(),
         options,
@@ -199,13 +186,19 @@ def validate_classes(root: Path, options: DataOptions) -> DatasetReport:
         raise DatasetError("; ".join(problems))
     counts = {n: len(files.get(n, [])) for n in names}
     missing = [n for n in names if n not in files]
+    warnings = []
     if missing:
-        log.warning("classes dataset %s: %s/ has no folder for %s", root, folder.name, missing)
+        warnings.append(
+            f"{folder.name}/ of '{root}' has no folder for {len(missing)} class(es): "
+            f"{format_file_list(missing)}; that split has no images of them"
+        )
     log.info("classes dataset %s (%s): %s", root, options.split, counts)
-    return DatasetReport(root=root, format=FORMAT_NAME, counts=counts, classes=list(names))
+    return DatasetReport(
+        root=root, format=FORMAT_NAME, counts=counts, problems=warnings, classes=list(names)
+    )
 
 
-class ClassesDataset(Dataset):
+class ClassesDataset(FolderDataset):
     """Images with their class id; items are fetched with ``dataset[(index, seed)]``.
 
     A sample is ``{"image": Tensor, "class": Tensor, "path": str, "skipped": int}``: a CHW
@@ -226,12 +219,9 @@ class ClassesDataset(Dataset):
     """
 
     def __init__(self, root: Path, options: DataOptions) -> None:
-        from .transforms import A, cv2, test_pipeline, train_pipeline
-
-        self.root = Path(root)
-        self.options = options
-        self.split = options.split
+        super().__init__(root, options)
         self.folder, self.classes, files = _list_classes(self.root, options.split)
+        #: ``(file, class id)`` per sample.
         self.samples: list[tuple[Path, int]] = [
             (p, c) for c, name in enumerate(self.classes) for p in files.get(name, [])
         ]
@@ -239,23 +229,24 @@ class ClassesDataset(Dataset):
         for i, (_, c) in enumerate(self.samples):
             self.by_class.setdefault(c, []).append(i)
         self.channels = int(options.channels.get("image", 3))
-        self._load: Callable[[Path, int], np.ndarray] = options.load_image or read_image
-        self.bad_files: set[Path] = set()
-        self.train = options.split == "train"
-        size = options.size
-        if self.train and options.load_size == 0:
-            self.pipeline = train_pipeline(size, 0, options.flip)
-        elif self.train:
-            steps: list[Any] = []
-            if size > 0:
-                steps.append(
-                    A.Resize(size, size, interpolation=cv2.INTER_CUBIC, area_for_downscale="image")
-                )
-            if options.flip:
-                steps.append(A.HorizontalFlip(p=0.5))
-            self.pipeline = A.Compose(steps)
-        else:
-            self.pipeline = test_pipeline(size)
+
+    def make_pipeline(self, names: tuple[str, ...]) -> Any:
+        """Train split: resize to ``size`` (bicubic when enlarging, area when shrinking; no
+        crop, so objects are never cut off) and a random flip, or with ``load_size == 0`` a
+        random crop without resize; other splits: resize to ``size``."""
+        from .transforms import A, cv2
+
+        size = self.options.size
+        if not self.train or self.options.load_size == 0:
+            return super().make_pipeline(names)
+        steps: list[Any] = []
+        if size > 0:
+            steps.append(
+                A.Resize(size, size, interpolation=cv2.INTER_CUBIC, area_for_downscale="image")
+            )
+        if self.options.flip:
+            steps.append(A.HorizontalFlip(p=0.5))
+        return A.Compose(steps)
 
     @property
     def num_classes(self) -> int:
@@ -269,58 +260,27 @@ class ClassesDataset(Dataset):
     def labels(self) -> list[int]:
         return [c for _, c in self.samples]
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def __repr__(self) -> str:
         return (
             f"ClassesDataset(root='{self.root}', split={self.split!r}, images={len(self)}, "
             f"classes={len(self.classes)})"
         )
 
-    def _parse_key(self, key: Any) -> tuple[int, int]:
-        return parse_key(key, len(self), type(self).__name__)
-
-    def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
-        yield first
-        same = self.by_class[self.samples[first][1]]
-        order = np.random.default_rng(ss).permutation(len(same))
-        yield from (same[int(i)] for i in order if same[int(i)] != first)
-
-    def _load_image(self, first: int, ss: np.random.SeedSequence) -> tuple[np.ndarray, Path, int]:
-        skipped = 0
-        for i in self._candidates(first, ss):
-            path = self.samples[i][0]
-            if path in self.bad_files:
-                skipped += 1
-                continue
-            try:
-                img = self._load(path, self.channels)
-            except ImageReadError as e:
-                if self.options.strict:
-                    raise
-                log.warning("skipping a corrupt image (strict=False): %s", e)
-                self.bad_files.add(path)
-                skipped += 1
-                continue
-            return _as_hwc(img, path, self.channels), path, skipped
-        name = self.classes[self.samples[first][1]]
-        raise DatasetError(
-            f"all images of class '{name}' in '{self.folder / name}' are unreadable; re-export "
-            "them or fix the image loader (run 'i2i datasets check')"
-        )
-
     def __getitem__(self, key: Any) -> dict[str, Any]:
-        from .transforms import apply, to_tensor
+        from .transforms import to_tensor
 
-        index, seed = self._parse_key(key)
+        index, seed = self.parse_key(key)
         aug, retry = np.random.SeedSequence(seed).spawn(2)
-        img, path, skipped = self._load_image(index, retry)
-        out = apply(self.pipeline, _child_seed(aug), image=img)["image"]
+        label = self.samples[index][1]
+        img, k, skipped = self.first_readable(
+            self.samples, index, retry, lambda item: self.read(item[0], self.channels),
+            among=self.by_class[label], where=self.folder / self.classes[label],
+        )  # fmt: skip
+        out = self.augment(child_seed(aug), {"image": img})["image"]
         return {
             "image": to_tensor(out),
-            "class": torch.tensor(self.samples[index][1], dtype=torch.long),
-            "path": str(path),
+            "class": torch.tensor(label, dtype=torch.long),
+            "path": str(self.samples[k][0]),
             "skipped": skipped,
         }
 

@@ -44,11 +44,13 @@ README_NAME = "README.txt"
 
 PAIRED_DEMO_MARKER = "i2i paired demo dataset"
 CLASSES_DEMO_MARKER = "i2i classes demo dataset"
-_ALL_MARKERS = (DEMO_MARKER, PAIRED_DEMO_MARKER, CLASSES_DEMO_MARKER)
+IMAGES_DEMO_MARKER = "i2i images demo dataset"
+_ALL_MARKERS = (DEMO_MARKER, PAIRED_DEMO_MARKER, CLASSES_DEMO_MARKER, IMAGES_DEMO_MARKER)
 
 _STREAM_TRAIN_A, _STREAM_TRAIN_B, _STREAM_TEST = 1, 2, 3
 _STREAM_PAIRED = {"train": 11, "val": 12, "test": 13}
 _STREAM_CLASSES = {"train": 21, "test": 22}
+_STREAM_IMAGES = {"train": 51, "test": 52}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -392,6 +394,35 @@ def make_paired_demo(
                 write_image(out / f"{split}A" / name, sketch)
                 write_image(out / f"{split}B" / name, photo)
     log.info("wrote the paired demo dataset to %s (%s)", out, params)
+
+
+def make_images_demo(
+    out_dir: Path, seed: int = 0, n_train: int = 48, n_test: int = 8, size: int = 64
+) -> None:
+    """Write procedural colour images to ``out_dir/train/`` and ``out_dir/test/``.
+
+    The images are the "photos" of the paired demo (:func:`render_paired_scene`: a sky-to-ground
+    gradient with shaded shapes whose colour follows their type). A building block for the demo
+    of any format whose samples are made from plain images (colorization, denoising,
+    super-resolution, ...): ``DatasetFormatSpec(..., demo=make_images_demo)``.
+
+    Byte-identical for the same arguments, and as careful with ``out_dir`` as the other demos
+    (see :func:`begin_demo`: nothing but an earlier identical demo is overwritten).
+    """
+    out, params = begin_demo(
+        "make_images_demo", out_dir, IMAGES_DEMO_MARKER,
+        seed=seed, n_train=n_train, n_test=n_test, size=size,
+    )  # fmt: skip
+    (out / README_NAME).write_text(
+        f"{IMAGES_DEMO_MARKER}\n{params}\n\nMade by i2i (i2i.datasets.make_images_demo); "
+        "procedural, no downloads.\ntrain/, test/  colour images: a sky-to-ground gradient with "
+        "shaded, shadowed circles\n               (red), rectangles (blue) and triangles (green).\n"
+    )  # the README marks the folder first
+    for split, count in (("train", n_train), ("test", n_test)):
+        for k in range(count):
+            scene = _random_scene(_rng(seed, _STREAM_IMAGES[split], k), size)
+            write_image(out / split / f"{k:04d}.png", render_paired_scene(scene, size)[1])
+    log.info("wrote the images demo dataset to %s (%s)", out, params)
 
 
 #: Shape types :func:`make_classes_demo` can draw (one per class).

@@ -50,14 +50,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
-from torch.utils.data import Dataset
 
 from i2i.errors import ConfigError, DatasetError, ImageReadError
 from i2i.hookspecs import hookimpl
@@ -71,10 +70,9 @@ from i2i_runtime.labels import (
 )
 
 from .demo import README_NAME, begin_demo
-from .image_io import check_image, format_file_list, list_images, read_image, write_image
-from .keys import parse_key
+from .folders import FolderDataset, check_split, child_seed, dataset_root, root_listing
+from .image_io import check_image, format_file_list, list_images, write_image
 from .paired import match_stems
-from .unpaired import _child_seed, _root_listing
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -183,24 +181,13 @@ def split_folders(root: Path, split: str) -> dict[str, Path]:
     Raises:
         DatasetError: ``split`` is not a plain name.
     """
-    if not split or "/" in split or os.sep in split or split.startswith("."):
-        raise DatasetError(
-            f"split must be a plain name like 'train' or 'test', got {split!r}; the labelmap "
-            "format reads ROOT/<split>/images and ROOT/<split>/labels"
-        )
+    check_split(split, FORMAT_NAME, "ROOT/<split>/images and ROOT/<split>/labels")
     base = Path(root) / split
     return {"image": base / IMAGES, "label": base / LABELS, "instance": base / INSTANCES}
 
 
 def _resolve(root: Path, split: str, instances: bool) -> dict[str, Path]:
-    if not root.exists():
-        raise DatasetError(
-            f"dataset folder '{root}' does not exist; expected a labelmap dataset with "
-            f"train/images/ and train/labels/ (make one with 'i2i datasets demo --kind labelmap "
-            f"{root}')"
-        )
-    if not root.is_dir():
-        raise DatasetError(f"dataset path '{root}' is a file; pass the folder holding train/")
+    root = dataset_root(root, FORMAT_NAME, "train/images/ and train/labels/")
     folders = split_folders(root, split)
     wanted = ["image", "label"] + (["instance"] if instances else [])
     missing = [folders[k] for k in wanted if not folders[k].is_dir()]
@@ -214,7 +201,7 @@ def _resolve(root: Path, split: str, instances: bool) -> dict[str, Path]:
         raise DatasetError(
             f"labelmap dataset '{root}' has no {names} folder; expected ROOT/{split}/images/ "
             f"and ROOT/{split}/labels/ (+ instances/ for instance maps); found in root: "
-            f"{_root_listing(root)}{hint}"
+            f"{root_listing(root)}{hint}"
         )
     return {k: folders[k] for k in wanted}
 
@@ -420,14 +407,15 @@ def validate_labelmap(root: Path, options: DataOptions) -> DatasetReport:
 # -- the dataset -------------------------------------------------------------------------------
 
 
-class LabelMapDataset(Dataset):
+class LabelMapDataset(FolderDataset):
     """Photos with their label maps (and instance maps); items via ``dataset[(index, seed)]``.
 
     On the train split the image, label and instance maps get the same random resize, crop and
     flip drawn from ``seed`` (label and instance maps as albumentations masks: nearest
     neighbour); other splits use the deterministic test pipeline. A corrupt file raises
     :class:`~i2i.errors.ImageReadError` with ``options.strict``, else its sample is replaced by
-    another chosen from the seed and counted in ``"skipped"``.
+    another chosen from the seed and counted in ``"skipped"`` (see
+    :class:`~i2i.datasets.FolderDataset`).
 
     Args:
         root: Dataset folder.
@@ -437,12 +425,11 @@ class LabelMapDataset(Dataset):
         DatasetError: missing folders or no matched samples.
     """
 
-    def __init__(self, root: Path, options: DataOptions) -> None:
-        from .transforms import test_pipeline, train_pipeline
+    mask_keys = ("label", "instance")
+    item_noun = "samples"
 
-        self.root = Path(root)
-        self.options = options
-        self.split = options.split
+    def __init__(self, root: Path, options: DataOptions) -> None:
+        super().__init__(root, options)
         self.label_options = LabelOptions.from_data_options(options, self.root)
         folders = _resolve(self.root, options.split, self.label_options.instances)
         self.palette = find_palette(self.root)
@@ -452,75 +439,34 @@ class LabelMapDataset(Dataset):
                 f"no image of '{folders['image']}' has a label map of the same name in "
                 f"'{folders['label']}'; run 'i2i datasets check {self.root} --format labelmap'"
             )
-        self.samples = files.triples
-        self._load: Callable[[Path, int], np.ndarray] = options.load_image or read_image
-        self.bad_files: set[Path] = set()
-        targets = {"label": "mask", "instance": "mask"}
-        if options.split == "train":
-            self.pipeline = train_pipeline(
-                options.size, options.load_size, options.flip, additional_targets=targets
-            )
-        else:
-            self.pipeline = test_pipeline(options.size, additional_targets=targets)
+        #: ``(image, label map, instance map or None)`` per sample.
+        self.samples: list[tuple[Path, Path, Path | None]] = files.triples
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __repr__(self) -> str:
-        return f"LabelMapDataset(root='{self.root}', split={self.split!r}, samples={len(self)})"
-
-    def _read(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        img_path, lab_path, inst_path = self.samples[k]
-        c = self.label_options.image_channels
-        img = np.asarray(self._load(img_path, c), dtype=np.float32)
-        if img.ndim == 2:
-            img = img[:, :, None]
+    def read_sample(self, item: tuple[Path, Path, Path | None]) -> dict[str, np.ndarray]:
+        img_path, lab_path, inst_path = item
+        img = self.read(img_path, self.label_options.image_channels)
         label = read_label_map(lab_path, self.palette)
         inst = read_label_map(inst_path) if inst_path is not None else None
-        for name, arr in (("label map", label), ("instance map", inst)):
+        for name, arr, path in (("label map", label, lab_path), ("instance map", inst, inst_path)):
             if arr is not None and arr.shape != img.shape[:2]:
                 raise DatasetError(
-                    f"{name} '{lab_path if name == 'label map' else inst_path}' is "
-                    f"{arr.shape[1]}x{arr.shape[0]} but image '{img_path}' is "
+                    f"{name} '{path}' is {arr.shape[1]}x{arr.shape[0]} but image '{img_path}' is "
                     f"{img.shape[1]}x{img.shape[0]}; run 'i2i datasets check'"
                 )
-        return img, label, inst
-
-    def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
-        yield first
-        yield from (int(i) for i in np.random.default_rng(ss).permutation(len(self)) if i != first)
+        out = {"image": img, "label": label.astype(np.float32)}
+        if inst is not None:
+            out["instance"] = inst.astype(np.float32)
+        return out
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
         import torch
 
-        from .transforms import apply, to_tensor
+        from .transforms import to_tensor
 
-        index, seed = parse_key(key, len(self), type(self).__name__)
+        index, seed = self.parse_key(key)
         aug, retry = np.random.SeedSequence(seed).spawn(2)
-        skipped = 0
-        for k in self._candidates(index, retry):
-            if any(p in self.bad_files for p in self.samples[k] if p is not None):
-                skipped += 1
-                continue
-            try:
-                img, label, inst = self._read(k)
-            except ImageReadError as e:
-                if self.options.strict:
-                    raise
-                log.warning("skipping a corrupt file (strict=False): %s", e)
-                self.bad_files.update(p for p in self.samples[k] if p is not None)
-                skipped += 1
-                continue
-            break
-        else:
-            raise DatasetError(
-                f"all {len(self)} samples of '{self.root}' (split {self.split!r}) hold unreadable "
-                "files; re-export them"
-            )
-        targets = {"label": label.astype(np.float32)}
-        if inst is not None:
-            targets["instance"] = inst.astype(np.float32)
-        out = apply(self.pipeline, _child_seed(aug), image=img, **targets)
+        arrays, k, skipped = self.first_readable(self.samples, index, retry, self.read_sample)
+        out = self.augment(child_seed(aug), arrays)
         sample: dict[str, Any] = {
             "image": to_tensor(out["image"]),
             "label": torch.from_numpy(np.rint(out["label"]).astype(np.int64))[None],
@@ -528,7 +474,7 @@ class LabelMapDataset(Dataset):
             "label_path": str(self.samples[k][1]),
             "skipped": skipped,
         }
-        if inst is not None:
+        if "instance" in out:
             sample["instance"] = torch.from_numpy(np.rint(out["instance"]).astype(np.int64))[None]
         return sample
 

@@ -38,21 +38,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from torch.utils.data import Dataset
 
-from i2i.errors import DatasetError, ImageReadError
+from i2i.errors import DatasetError
 from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import make_paired_demo
-from .image_io import format_file_list, list_images, read_image
-from .keys import parse_key
-from .unpaired import _check_files, _child_seed, _list_nonempty, _root_listing
+from .folders import (
+    FolderDataset,
+    check_files,
+    check_split,
+    dataset_root,
+    list_image_folders,
+)
+from .image_io import format_file_list, list_images
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -71,48 +75,16 @@ _STEM_RULE = "pairs are matched by file name without extension (a.png pairs with
 # -- folders -----------------------------------------------------------------------------------
 
 
-def _check_split(split: str, layout: str) -> None:
-    if not split or "/" in split or os.sep in split or split.startswith("."):
-        raise DatasetError(
-            f"split must be a plain name like 'train' or 'test', got {split!r}; the {layout}"
-        )
-
-
-def _check_root(root: Path, fmt: str, layout: str) -> None:
-    if not root.exists():
-        raise DatasetError(
-            f"dataset folder '{root}' does not exist; expected a '{fmt}' dataset folder with "
-            f"{layout} (make one with 'i2i datasets demo --kind {fmt} {root}')"
-        )
-    if not root.is_dir():
-        raise DatasetError(
-            f"dataset path '{root}' is a file, not a folder; pass the folder that holds {layout}"
-        )
-
-
-def _dirs(root: Path) -> dict[str, str]:
-    """Sub-folder names of ``root`` by their lower-case name."""
-    return {e.name.lower(): e.name for e in os.scandir(root) if e.is_dir()}
-
-
-def _layout_hint(root: Path, missing: Sequence[str], fmt: str) -> str:
-    """A hint for a missing split folder: case, nesting, the other paired layout, loose files."""
-    dirs = _dirs(root)
-    near = [dirs[m.lower()] for m in missing if m.lower() in dirs and dirs[m.lower()] != m]
-    if near:
-        return f" (folder names are case-sensitive: rename {', '.join(near)})"
-    nested = sorted(p.parent for p in root.glob(f"*/{missing[0]}") if p.is_dir())
-    if nested:
-        return f" (did you mean the dataset folder '{nested[0]}'?)"
-    if fmt == ALIGNED and {"traina", "trainb"} <= dirs.keys():
+def _other_layout(root: Path, fmt: str) -> str:
+    """A hint when the root looks like the other paired layout."""
+    dirs = {e.name.lower() for e in os.scandir(root) if e.is_dir()}
+    if fmt == ALIGNED and {"traina", "trainb"} <= dirs:
         return (
             " (this looks like one folder per side: use --format paired_folders, or build A|B "
             "images with 'i2i datasets combine A_DIR B_DIR OUT')"
         )
     if fmt == PAIRED_FOLDERS and "train" in dirs:
         return " (this looks like the aligned A|B layout: use --format aligned)"
-    if list_images(root, recursive=False):
-        return f" (images lie directly in the root: move them into {'/, '.join(missing)}/)"
     return ""
 
 
@@ -125,7 +97,7 @@ def aligned_folder(root: Path, split: str) -> Path:
     Raises:
         DatasetError: ``split`` is not a plain name.
     """
-    _check_split(split, "aligned format reads ROOT/<split>/")
+    check_split(split, ALIGNED, "ROOT/<split>/")
     folder = Path(root) / split
     if split == "test" and not folder.is_dir() and (Path(root) / "val").is_dir():
         log.info("aligned dataset %s has no test/; split 'test' reads val/", root)
@@ -133,19 +105,17 @@ def aligned_folder(root: Path, split: str) -> Path:
     return folder
 
 
-def _resolve_aligned(root: Path, split: str) -> Path:
-    layout = "train/ (and optional val/, test/) holding A|B images side by side"
-    _check_root(root, ALIGNED, layout)
+def _list_aligned(root: Path, split: str) -> tuple[Path, list[Path]]:
+    """The split folder of an aligned dataset and its images, or a one-line DatasetError."""
+    root = dataset_root(root, ALIGNED, "train/ (and optional val/, test/)", demo_kind="paired")
     folder = aligned_folder(root, split)
-    if folder.is_dir():
-        return folder
-    extra = f" ({folder.name} exists but is not a folder)" if folder.exists() else ""
     optional = " (val/, test/ optional)" if split == "train" else ""
-    raise DatasetError(
-        f"aligned dataset '{root}' has no {folder.name}/ folder{extra}; expected "
-        f"ROOT/{split}/ holding A|B images side by side{optional}; found in root: "
-        f"{_root_listing(root)}{_layout_hint(root, [folder.name], ALIGNED)}"
-    )
+    files = list_image_folders(
+        root, {"AB": folder}, format_name=ALIGNED,
+        expected=f"expected ROOT/{split}/ holding A|B images side by side{optional}",
+        hint=_other_layout(root, ALIGNED),
+    )  # fmt: skip
+    return folder, files["AB"]
 
 
 def paired_folders(root: Path, split: str) -> dict[str, Path]:
@@ -154,25 +124,22 @@ def paired_folders(root: Path, split: str) -> dict[str, Path]:
     Raises:
         DatasetError: ``split`` is not a plain name.
     """
-    _check_split(split, "paired_folders format reads ROOT/<split>A and ROOT/<split>B")
+    check_split(split, PAIRED_FOLDERS, "ROOT/<split>A and ROOT/<split>B")
     return {key: Path(root) / f"{split}{key}" for key in KEYS}
 
 
-def _resolve_paired_folders(root: Path, split: str) -> dict[str, Path]:
-    _check_root(root, PAIRED_FOLDERS, "trainA/ and trainB/")
+def _list_paired_folders(root: Path, split: str) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """The folders of a paired_folders split and their images, or a one-line DatasetError."""
+    root = dataset_root(root, PAIRED_FOLDERS, "trainA/ and trainB/")
     folders = paired_folders(root, split)
-    missing = [p.name for p in folders.values() if not p.is_dir()]
-    if not missing:
-        return folders
-    not_dirs = [m for m in missing if (root / m).exists()]
-    extra = f" ({', '.join(not_dirs)} exists but is not a folder)" if not_dirs else ""
     optional = " (testA/, testB/ optional)" if split == "train" else ""
-    raise DatasetError(
-        f"paired_folders dataset '{root}' has no {' and '.join(f'{m}/' for m in missing)} "
-        f"folder{extra}; expected ROOT/{split}A/ and ROOT/{split}B/ holding images with the "
-        f"same file names{optional}; found in root: {_root_listing(root)}"
-        f"{_layout_hint(root, missing, PAIRED_FOLDERS)}"
-    )
+    files = list_image_folders(
+        root, folders, format_name=PAIRED_FOLDERS,
+        expected=f"expected ROOT/{split}A/ and ROOT/{split}B/ holding images with the same file "
+        f"names{optional}",
+        hint=_other_layout(root, PAIRED_FOLDERS),
+    )  # fmt: skip
+    return folders, files
 
 
 # -- matching by stem --------------------------------------------------------------------------
@@ -284,12 +251,11 @@ def validate_aligned(root: Path, options: DataOptions) -> DatasetReport:
             "and N more") and how to fix them.
     """
     root = Path(root)
-    folder = _resolve_aligned(root, options.split)
-    files = _list_nonempty({"AB": folder})["AB"]
+    folder, files = _list_aligned(root, options.split)
     bad: list[str] = []
     odd: list[str] = []
     small: list[str] = []
-    for path, (reason, wh) in zip(files, _check_files(files), strict=True):
+    for path, (reason, wh) in zip(files, check_files(files), strict=True):
         rel = path.relative_to(root).as_posix()
         if reason is not None or wh is None:
             bad.append(f"{rel} ({reason})")
@@ -339,14 +305,13 @@ def validate_paired_folders(root: Path, options: DataOptions) -> DatasetReport:
             problem, then "and N more") and how to fix them.
     """
     root = Path(root)
-    folders = _resolve_paired_folders(root, options.split)
-    files = _list_nonempty(folders)
+    folders, files = _list_paired_folders(root, options.split)
     match = match_stems(files["A"], folders["A"], files["B"], folders["B"])
     sizes: dict[Path, tuple[int, int]] = {}
     bad: list[str] = []
     small: list[str] = []
     for paths in files.values():
-        for path, (reason, wh) in zip(paths, _check_files(paths), strict=True):
+        for path, (reason, wh) in zip(paths, check_files(paths), strict=True):
             rel = path.relative_to(root).as_posix()
             if reason is not None or wh is None:
                 bad.append(f"{rel} ({reason})")
@@ -409,62 +374,32 @@ def validate_paired_folders(root: Path, options: DataOptions) -> DatasetReport:
 # -- datasets ----------------------------------------------------------------------------------
 
 
-def _as_hwc(img: Any, path: Path, channels: int) -> np.ndarray:
-    arr = np.asarray(img, dtype=np.float32)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[2] != channels:
-        raise DatasetError(
-            f"the image loader returned shape {arr.shape} for '{path}'; expected "
-            f"H x W x {channels}; fix the plugin implementing i2i_load_image"
-        )
-    return arr
-
-
-class PairedDataset(Dataset):
+class PairedDataset(FolderDataset):
     """Base of the paired formats: a list of (A file, B file) pairs, one sample per pair.
 
     Items are fetched with ``dataset[(index, seed)]`` (``dataset[i]`` means
     ``dataset[(i, i)]``). On the train split both sides get the identical random resize, crop
-    and flip, drawn from ``seed`` (:func:`~i2i.datasets.train_pipeline` with
-    ``additional_targets={"B": "image"}``); other splits use the deterministic
-    :func:`~i2i.datasets.test_pipeline`.
+    and flip, drawn from ``seed``; other splits use the deterministic test pipeline (see
+    :class:`~i2i.datasets.FolderDataset`, which also skips, remembers and counts corrupt files).
 
     A sample is ``{"A": Tensor, "B": Tensor, "A_path": str, "B_path": str, "skipped": int}``
     with CHW float32 tensors in [-1, 1] and channels from ``options.channels``.
-
-    A corrupt file raises :class:`~i2i.errors.ImageReadError` when ``options.strict``; otherwise
-    it is logged, remembered (its pair is never read again by this dataset object), the pair is
-    replaced by another pair chosen from the seed, and the skip is counted in ``"skipped"``.
 
     Subclasses implement :meth:`read_pair`.
     """
 
     format_name = "paired"
+    item_noun = "pairs"
 
     def __init__(
         self, root: Path, options: DataOptions, pairs: Sequence[tuple[Path, Path]]
     ) -> None:
-        from .transforms import test_pipeline, train_pipeline
-
-        self.root = Path(root)
-        self.options = options
-        self.split = options.split
-        self.pairs: list[tuple[Path, Path]] = list(pairs)
+        super().__init__(root, options, pairs)
         self.channels = {key: int(options.channels.get(key, 3)) for key in KEYS}
-        self._loader: Callable[[Path, int], np.ndarray] = options.load_image or read_image
-        self.bad_files: set[Path] = set()
-        self.train = options.split == "train"
-        targets = {"B": "image"}
-        if self.train:
-            self.pipeline = train_pipeline(
-                options.size, options.load_size, options.flip, additional_targets=targets
-            )
-        else:
-            self.pipeline = test_pipeline(options.size, additional_targets=targets)
 
-    def __len__(self) -> int:
-        return len(self.pairs)
+    @property
+    def pairs(self) -> list[tuple[Path, Path]]:
+        return self.samples
 
     def __repr__(self) -> str:
         return (
@@ -476,61 +411,12 @@ class PairedDataset(Dataset):
         """Decode one pair as two HxWxC float32 arrays of the same height and width."""
         raise NotImplementedError
 
-    def read(self, path: Path, channels: int) -> np.ndarray:
-        """Decode one file through the options' loader (a corrupt file is remembered)."""
-        try:
-            return _as_hwc(self._loader(path, channels), path, channels)
-        except ImageReadError:
-            if not self.options.strict:
-                self.bad_files.add(path)
-            raise
+    def read_sample(self, item: tuple[Path, Path]) -> dict[str, np.ndarray]:
+        a, b = self.read_pair(*item)
+        return {"A": a, "B": b}
 
-    def _parse_key(self, key: Any) -> tuple[int, int]:
-        return parse_key(key, len(self), type(self).__name__)
-
-    def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
-        yield first
-        order = np.random.default_rng(ss).permutation(len(self.pairs))
-        yield from (int(i) for i in order if i != first)
-
-    def _load_pair(
-        self, first: int, ss: np.random.SeedSequence
-    ) -> tuple[np.ndarray, np.ndarray, Path, Path, int]:
-        skipped = 0
-        for i in self._candidates(first, ss):
-            a_path, b_path = self.pairs[i]
-            if a_path in self.bad_files or b_path in self.bad_files:
-                skipped += 1
-                continue
-            try:
-                a, b = self.read_pair(a_path, b_path)
-            except ImageReadError as e:
-                if self.options.strict:
-                    raise
-                log.warning("skipping a corrupt image (strict=False): %s", e)
-                skipped += 1
-                continue
-            return a, b, a_path, b_path, skipped
-        names = sorted({p.name for pair in self.pairs for p in pair})
-        raise DatasetError(
-            f"all {len(self.pairs)} pairs of '{self.root}' (split {self.split!r}) hold unreadable "
-            f"images (e.g. {format_file_list(names)}); re-export them or fix the image loader"
-        )
-
-    def __getitem__(self, key: Any) -> dict[str, Any]:
-        from .transforms import apply, to_tensor
-
-        index, seed = self._parse_key(key)
-        aug, retry = np.random.SeedSequence(seed).spawn(2)
-        a, b, a_path, b_path, skipped = self._load_pair(index, retry)
-        out = apply(self.pipeline, _child_seed(aug), image=a, B=b)
-        return {
-            "A": to_tensor(out["image"]),
-            "B": to_tensor(out["B"]),
-            "A_path": str(a_path),
-            "B_path": str(b_path),
-            "skipped": skipped,
-        }
+    def sample_paths(self, item: tuple[Path, Path]) -> dict[str, str]:
+        return {"A_path": str(item[0]), "B_path": str(item[1])}
 
 
 class AlignedDataset(PairedDataset):
@@ -551,9 +437,7 @@ class AlignedDataset(PairedDataset):
     format_name = ALIGNED
 
     def __init__(self, root: Path, options: DataOptions) -> None:
-        root = Path(root)
-        self.folder = _resolve_aligned(root, options.split)
-        files = _list_nonempty({"AB": self.folder})["AB"]
+        self.folder, files = _list_aligned(Path(root), options.split)
         super().__init__(root, options, [(p, p) for p in files])
 
     @property
@@ -596,8 +480,7 @@ class PairedFoldersDataset(PairedDataset):
 
     def __init__(self, root: Path, options: DataOptions) -> None:
         root = Path(root)
-        self.folders = _resolve_paired_folders(root, options.split)
-        files = _list_nonempty(self.folders)
+        self.folders, files = _list_paired_folders(root, options.split)
         match = match_stems(files["A"], self.folders["A"], files["B"], self.folders["B"])
         if not match.pairs:
             raise DatasetError(

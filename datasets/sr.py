@@ -53,24 +53,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from torch.utils.data import Dataset
 
-from i2i.errors import ConfigError, DatasetError, ImageReadError
+from i2i.errors import ConfigError, DatasetError
 from i2i.hookspecs import hookimpl
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
 
 from .demo import README_NAME, begin_demo
-from .image_io import format_file_list, list_images, read_image, write_image
-from .keys import parse_key
-from .paired import _STEM_RULE, _as_hwc, _check_split, match_stems
-from .unpaired import _check_files, _child_seed, _root_listing
+from .folders import (
+    FolderDataset,
+    check_files,
+    check_split,
+    child_seed,
+    dataset_root,
+    root_listing,
+)
+from .image_io import format_file_list, list_images, write_image
+from .paired import _STEM_RULE, match_stems
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.registry import Registrar
@@ -331,7 +336,7 @@ def split_folder(root: Path, split: str) -> Path:
     Raises:
         DatasetError: ``split`` is not a plain name.
     """
-    _check_split(split, "sr format reads ROOT/<split>/")
+    check_split(split, FORMAT_NAME, "ROOT/<split>/")
     folder = Path(root) / split
     if split == "test" and not folder.is_dir() and (Path(root) / "val").is_dir():
         return Path(root) / "val"
@@ -358,15 +363,9 @@ def _no_images(folder: Path, what: str) -> DatasetError:
 
 def _layout(root: Path, split: str) -> _Layout:
     """Resolve the split folder and its mode; DatasetError for structural problems."""
-    root = Path(root)
-    if not root.exists():
-        raise DatasetError(
-            f"dataset folder '{root}' does not exist; expected an sr dataset folder with train/ "
-            f"holding high-resolution images (or train/HR/ + train/LR/) (make one with "
-            f"'i2i datasets demo --kind sr {root}')"
-        )
-    if not root.is_dir():
-        raise DatasetError(f"dataset path '{root}' is a file; pass the folder that holds train/")
+    root = dataset_root(
+        root, FORMAT_NAME, "train/ holding high-resolution images (or train/HR/ + train/LR/)"
+    )
     folder = split_folder(root, split)
     if not folder.is_dir():
         hint = ""
@@ -376,7 +375,7 @@ def _layout(root: Path, split: str) -> _Layout:
         raise DatasetError(
             f"sr dataset '{root}' has no {split}/ folder; expected ROOT/{split}/ holding "
             f"high-resolution images, or ROOT/{split}/HR/ + ROOT/{split}/LR/ pairs{optional}; "
-            f"found in root: {_root_listing(root)}{hint}"
+            f"found in root: {root_listing(root)}{hint}"
         )
     hr_dir, lr_dir = folder / HR_DIR, folder / LR_DIR
     if hr_dir.is_dir() != lr_dir.is_dir():
@@ -434,7 +433,7 @@ def validate_sr(root: Path, options: DataOptions) -> DatasetReport:
     sizes: dict[Path, tuple[int, int]] = {}
     bad: list[str] = []
     for files in (lay.hr, lay.lr):
-        for path, (reason, wh) in zip(files, _check_files(files), strict=True):
+        for path, (reason, wh) in zip(files, check_files(files), strict=True):
             if reason is not None or wh is None:
                 bad.append(f"{rel(path)} ({reason})")
             else:
@@ -532,7 +531,7 @@ def _to_batch(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
-class SRDataset(Dataset):
+class SRDataset(FolderDataset):
     """HR images (LR made on the fly) or explicit HR/LR pairs; items via ``dataset[(index, seed)]``.
 
     See the module docstring for the sample contract. A corrupt file raises
@@ -550,10 +549,10 @@ class SRDataset(Dataset):
         DatasetError: a missing split folder, no images, or no matched pairs.
     """
 
+    item_noun = "samples"
+
     def __init__(self, root: Path, options: DataOptions) -> None:
-        self.root = Path(root)
-        self.options = options
-        self.split = options.split
+        super().__init__(root, options)
         self.params = SRParams.from_mapping(options.params)
         self.scale = self.params.scale
         check_size(options.size, self.scale)
@@ -567,12 +566,12 @@ class SRDataset(Dataset):
             )
         self.folder = lay.folder
         self.paired = lay.paired
-        self.pairs = lay.pairs
-        self._load: Callable[[Path, int], np.ndarray] = options.load_image or read_image
-        self.bad_files: set[Path] = set()
+        #: ``(HR file, LR file)`` per sample (``(HR, HR)`` when the LR is made on the fly).
+        self.samples: list[tuple[Path, Path]] = lay.pairs
 
-    def __len__(self) -> int:
-        return len(self.pairs)
+    @property
+    def pairs(self) -> list[tuple[Path, Path]]:
+        return self.samples
 
     def __repr__(self) -> str:
         mode = "HR/+LR/" if self.paired else "HR only"
@@ -581,37 +580,9 @@ class SRDataset(Dataset):
             f"samples={len(self)})"
         )
 
-    def _read(self, path: Path) -> np.ndarray:
-        return _as_hwc(self._load(path, self.channels), path, self.channels)
-
-    def _candidates(self, first: int, ss: np.random.SeedSequence) -> Iterator[int]:
-        yield first
-        yield from (int(i) for i in np.random.default_rng(ss).permutation(len(self)) if i != first)
-
-    def _load_sample(
-        self, first: int, ss: np.random.SeedSequence
-    ) -> tuple[np.ndarray, np.ndarray | None, int, int]:
-        skipped = 0
-        for k in self._candidates(first, ss):
-            hr_path, lr_path = self.pairs[k]
-            if hr_path in self.bad_files or lr_path in self.bad_files:
-                skipped += 1
-                continue
-            try:
-                hr = self._read(hr_path)
-                lr = self._read(lr_path) if self.paired else None
-            except ImageReadError as e:
-                if self.options.strict:
-                    raise
-                log.warning("skipping a corrupt image (strict=False): %s", e)
-                self.bad_files.update({hr_path, lr_path})
-                skipped += 1
-                continue
-            return hr, lr, k, skipped
-        raise DatasetError(
-            f"all {len(self)} samples of '{self.folder}' hold unreadable images (e.g. "
-            f"{format_file_list(sorted({p.name for p in self.bad_files}))}); re-export them"
-        )
+    def _read_pair(self, item: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray | None]:
+        hr = self.read(item[0], self.channels)
+        return hr, self.read(item[1], self.channels) if self.paired else None
 
     def _check_shapes(self, hr: np.ndarray, lr: np.ndarray | None, k: int) -> None:
         hr_path, lr_path = self.pairs[k]
@@ -630,9 +601,11 @@ class SRDataset(Dataset):
             )
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
-        index, seed = parse_key(key, len(self), type(self).__name__)
+        index, seed = self.parse_key(key)
         geo, degr, retry = np.random.SeedSequence(seed).spawn(3)
-        hr, lr, k, skipped = self._load_sample(index, retry)
+        (hr, lr), k, skipped = self.first_readable(
+            self.samples, index, retry, self._read_pair, where=self.folder
+        )
         self._check_shapes(hr, lr, k)
         s = self.scale
         h, w = hr.shape[:2]
@@ -655,7 +628,7 @@ class SRDataset(Dataset):
                 lr = _dihedral(lr, hflip, vflip, transpose)
         hr_t = _to_batch(hr)
         if lr is None:
-            gen = torch.Generator().manual_seed(_child_seed(degr))
+            gen = torch.Generator().manual_seed(child_seed(degr))
             p = self.params
             lr_t = degrade(hr_t, s, gen, p.blur_sigma, p.noise_std, p.jpeg_quality)
         else:

@@ -99,11 +99,11 @@ class TorchEngine(Engine):
             CheckpointError: nothing loadable at ``source``.
             ConfigError: unknown direction, or a model that does not take image inputs.
         """
-        from i2i.training.checkpoint import load_model
+        from i2i.api import load_checkpoint
 
         dev = runtime.resolve_device(device)
         runtime.check_precision(precision, dev)
-        loaded = load_model(ctx, source, dev)
+        loaded = load_checkpoint(source, context=ctx, device=dev)
         directions = loaded.model.inference_directions()
         if direction is not None and direction not in directions:
             raise ConfigError(

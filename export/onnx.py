@@ -629,7 +629,8 @@ def export_onnx(
     """
     import onnx
 
-    from i2i.training.checkpoint import find_checkpoint, load_model
+    from i2i.api import load_checkpoint
+    from i2i.training.checkpoint import find_checkpoint
 
     out = Path(out)
     _check_out(out)
@@ -656,7 +657,7 @@ def export_onnx(
     tol = float(default_tol if tolerance is None else tolerance)
 
     _check_out(out, find_checkpoint(source))
-    loaded = load_model(ctx, source, "cpu")
+    loaded = load_checkpoint(source, context=ctx, device="cpu")
     model = loaded.model.eval()
     family = loaded.spec.name
     directions = model.inference_directions()

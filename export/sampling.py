@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
+from i2i.api import load_checkpoint
 from i2i.errors import ConfigError
 from i2i.manager import Context
 from i2i.training import runtime
-from i2i.training.checkpoint import load_model
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ def sample(
         ConfigError: not a class-conditional model, or a class id out of range.
     """
     dev = runtime.resolve_device(device)
-    loaded = load_model(ctx, source, dev)
+    loaded = load_checkpoint(source, context=ctx, device=dev)
     model = loaded.model.eval()
     info = model.inference_info(None)
     if tuple(info.inputs) != ("noise", "class"):

@@ -159,7 +159,11 @@ class TrainConfig:
     epochs: int = opt(0, "epochs to run when steps is 0")
     batch_size: int = opt(1, "images per batch")
     size: int = opt(256, "training crop size in pixels")
-    load_size: int = opt(0, "resize before cropping (0 = size * 286/256, the paper's jitter)")
+    load_size: int = opt(
+        0,
+        "resize before cropping: N pixels | 0 = size * 286/256 (the paper's jitter) | -1 = no "
+        "resize (crop the images as they are)",
+    )
     format: str = opt("", "dataset format (empty = the family's default; see `i2i plugins`)")
     workers: int = opt(2, "DataLoader worker processes (0 = load in the main process)")
     seed: int = opt(0, "random seed (weights, data order, augmentation)")
@@ -195,6 +199,38 @@ class TrainConfig:
         (), "experiment trackers to log to: tensorboard, mlflow, wandb (--log NAME, repeatable)"
     )
     tracking: TrackingConfig = opt(TrackingConfig(), "settings of the experiment trackers")
+
+
+#: ``train.load_size`` of "no resize" (crop the images as they are).
+NO_RESIZE = -1
+
+
+def effective_load_size(size: int, load_size: int) -> int:
+    """The resize a dataset applies before cropping (``DataOptions.load_size``; 0 = none).
+
+    The one rule that training and ``i2i datasets check`` share, from ``train.size`` and
+    ``train.load_size``: a positive ``load_size`` is used as it is; 0 (the default) means
+    ``round(size * 286 / 256)``, the resize-and-crop jitter of the pix2pix/CycleGAN papers (0
+    when ``size`` is 0: whole images); -1 (:data:`NO_RESIZE`) means no resize, so images are
+    cropped as they are and must be at least ``size`` pixels on each side.
+
+    Example:
+        >>> effective_load_size(256, 0), effective_load_size(256, 300), effective_load_size(64, -1)
+        (286, 300, 0)
+
+    Raises:
+        ConfigError: ``load_size`` below -1, or ``size`` below 0.
+    """
+    if size < 0:
+        raise ConfigError(f"train.size must be >= 0, got {size}")
+    if load_size < NO_RESIZE:
+        raise ConfigError(
+            f"train.load_size must be a size in pixels, 0 (size * 286/256) or -1 (no resize), "
+            f"got {load_size}"
+        )
+    if load_size == NO_RESIZE:
+        return 0
+    return load_size or int(round(size * 286 / 256))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,20 +405,35 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, default, help) for every leaf field of a config class, for help pages."""
-    rows: list[tuple[str, str, str]] = []
+def describe(config: Any, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, value, help) for every leaf option of a config, for help pages.
+
+    Args:
+        config: A config instance (its values are shown) or a config class (its defaults: the
+            default *instance* of each nested section, so ``GeneratorConfig(arch="unet_256")`` as
+            a family's default shows ``generator.arch 'unet_256'``, not the block's own default).
+        prefix: Prepended to every key.
+
+    Returns:
+        Rows in field order; a field without a default shows ``(required)``.
+    """
+    cls = config if isinstance(config, type) else type(config)
     hints = _hints(cls)
+    rows: list[tuple[str, str, str]] = []
     for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            rows.extend(describe(tp, f"{prefix}{f.name}."))
-            continue
-        if f.default is not dataclasses.MISSING:
-            default = f.default
+        if not isinstance(config, type):
+            value = getattr(config, f.name)
+        elif f.default is not dataclasses.MISSING:
+            value = f.default
         elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
+            value = f.default_factory()
         else:
-            default = "(required)"
-        rows.append((f"{prefix}{f.name}", repr(default), f.metadata.get("help", "")))
+            value = dataclasses.MISSING
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            section = hints[f.name] if value is dataclasses.MISSING else value
+            rows.extend(describe(section, f"{key}."))
+            continue
+        shown = "(required)" if value is dataclasses.MISSING else repr(value)
+        rows.append((key, shown, f.metadata.get("help", "")))
     return rows

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from i2i.errors import ConfigError
+
 # owned by the torch-free runtime (exported models describe themselves with it); public here too
 from i2i_runtime.info import InferenceInfo
 
@@ -64,6 +66,23 @@ class DemoRecipe:
     summary: str = ""
 
 
+def ab_channels(config: Any) -> dict[str, int]:
+    """The default :attr:`ModelSpec.data_channels`: ``{"A": config.input_nc, "B":
+    config.output_nc}``.
+
+    Raises:
+        ConfigError: the config has no ``input_nc`` / ``output_nc`` (give the spec its own
+            ``data_channels``).
+    """
+    try:
+        return {"A": int(config.input_nc), "B": int(config.output_nc)}
+    except AttributeError:
+        raise ConfigError(
+            f"{type(config).__name__} has no input_nc / output_nc, which the default "
+            "ModelSpec.data_channels reads; add them or give the spec data_channels=..."
+        ) from None
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """A model family.
@@ -74,8 +93,10 @@ class ModelSpec:
         config_cls: Frozen dataclass of the family's options (fields made with :func:`i2i.opt`).
         build: ``build(config, context) -> GANModel``.
         dataset_format: Name of the dataset format it trains on (e.g. ``"unpaired"``).
-        batch_keys: Keys the model reads from a batch (e.g. ``("A", "B")``).
-        data_channels: ``data_channels(config) -> {batch key: channels}`` for the dataset.
+        batch_keys: Keys the model reads from a batch; the dataset format must provide them
+            (default ``("A", "B")``).
+        data_channels: ``data_channels(config) -> {batch key: channels}`` for the dataset;
+            default :func:`ab_channels` (``{"A": config.input_nc, "B": config.output_nc}``).
         directions: Inference directions; the first is the default.
         default_train: Overrides of :class:`i2i.config.TrainConfig` defaults for this family.
         tiny: ``--set`` overrides that make a tiny model (a few channels) for smoke tests and
@@ -84,7 +105,8 @@ class ModelSpec:
             data (e.g. the class count from the dataset's :class:`DatasetReport`) before the
             model is built; the result is what config.toml and checkpoints record.
         evaluate: ``evaluate(context, loaded, data_root, out_dir) -> dict`` for ``i2i eval``
-            (``loaded`` is a :class:`~i2i.training.checkpoint.LoadedModel`), or None.
+            (``loaded`` is an :class:`i2i.LoadedModel`, as :func:`i2i.load_checkpoint` returns), or
+            None.
         data_params: ``data_params(config) -> {name: value}``: format-specific settings the
             dataset needs from the model config (e.g. the super-resolution scale and
             degradations), passed as :attr:`DataOptions.params`; or None.
@@ -96,8 +118,8 @@ class ModelSpec:
     config_cls: type
     build: Callable[[Any, Context], GANModel]
     dataset_format: str
-    batch_keys: tuple[str, ...]
-    data_channels: Callable[[Any], Mapping[str, int]]
+    batch_keys: tuple[str, ...] = ("A", "B")
+    data_channels: Callable[[Any], Mapping[str, int]] = ab_channels
     directions: tuple[str, ...] = ("AtoB",)
     default_train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     tiny: tuple[str, ...] = ()
@@ -114,7 +136,9 @@ class DataOptions:
     Attributes:
         split: ``"train"`` or ``"test"`` (formats map these to their folders).
         size: Crop size (square) for training; 0 means no resize or crop (test/inference).
-        load_size: Resize to this before cropping (0 = no resize).
+        load_size: Resize to this before cropping (0 = no resize); the trainer and
+            ``i2i datasets check`` resolve it from ``train.size`` / ``train.load_size`` with
+            :func:`i2i.effective_load_size`.
         channels: Channels per batch key, e.g. ``{"A": 3, "B": 1}``.
         flip: Random horizontal flip.
         strict: Raise on a corrupt image instead of skipping it.
@@ -136,7 +160,17 @@ class DataOptions:
 
 @dataclasses.dataclass
 class DatasetReport:
-    """What validation found: files per folder and any problems (empty when valid)."""
+    """What validation found.
+
+    Attributes:
+        root: The dataset folder.
+        format: The format's name.
+        counts: Files (or samples) per folder or split, e.g. ``{"trainA": 200, "trainB": 180}``.
+        problems: Findings that do not stop training (validation raises
+            :class:`i2i.errors.DatasetError` for those that do), e.g. a test split without some
+            class folder; ``i2i datasets check`` prints them and the trainer logs them.
+        classes: Class names, when the format has classes (what ``adapt_config`` reads).
+    """
 
     root: Path
     format: str

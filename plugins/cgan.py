@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import i2i
-from i2i import InferenceInfo, ModelSpec, OptimConfig, OptimGroup, ScheduleConfig, opt
+from i2i import InferenceInfo, ModelSpec, OptimConfig, ScheduleConfig, opt
 from i2i.nn import ConditionalGenerator, ModelEMA, ProjectionDiscriminator, gradient_penalty
 
 
@@ -113,14 +113,6 @@ class CGAN(i2i.GANModel):
         self.gan_loss = ctx.losses.get(config.loss.gan_mode)()
 
     # -- training ---------------------------------------------------------------------------
-    def optimizer_groups(self) -> list[OptimGroup]:
-        o = self.config.optim
-        betas = (o.beta1, o.beta2)
-        return [
-            OptimGroup("G", [self.G], o.lr, betas, o.weight_decay),
-            OptimGroup("D", [self.D], o.lr_d or o.lr, betas, o.weight_decay),
-        ]
-
     def step_groups(self, step: int) -> tuple[str, ...]:
         return ("D",) * self.config.n_critic + ("G",)
 

@@ -20,14 +20,12 @@ import i2i
 from i2i import (
     DiscriminatorConfig,
     GeneratorConfig,
-    InferenceInfo,
     ModelSpec,
     OptimConfig,
-    OptimGroup,
     ScheduleConfig,
     opt,
 )
-from i2i.nn import ImagePool, gradient_penalty
+from i2i.nn import ImagePool, discriminator_loss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +57,14 @@ class CycleGANConfig:
 
 
 class CycleGAN(i2i.GANModel):
-    """Two generators and two discriminators trained with adversarial + cycle losses."""
+    """Two generators and two discriminators trained with adversarial + cycle losses.
+
+    Optimizer groups, inference modules (G_A for AtoB, G_B for BtoA) and their descriptions are
+    :class:`i2i.GANModel`'s defaults.
+    """
+
+    generator_names = ("G_A", "G_B")
+    discriminator_names = ("D_A", "D_B")
 
     def __init__(self, config: CycleGANConfig, ctx: i2i.Context) -> None:
         super().__init__()
@@ -82,14 +87,6 @@ class CycleGAN(i2i.GANModel):
         self.use_identity = config.loss.lambda_identity > 0 and config.input_nc == config.output_nc
 
     # -- training ---------------------------------------------------------------------------
-    def optimizer_groups(self) -> list[OptimGroup]:
-        o = self.config.optim
-        betas = (o.beta1, o.beta2)
-        return [
-            OptimGroup("G", [self.G_A, self.G_B], o.lr, betas, o.weight_decay),
-            OptimGroup("D", [self.D_A, self.D_B], o.lr_d or o.lr, betas, o.weight_decay),
-        ]
-
     def forward_step(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_A, real_B = batch["A"], batch["B"]
         fake_B = self.G_A(real_A)
@@ -122,21 +119,10 @@ class CycleGAN(i2i.GANModel):
             fake_B = self.pool_B.query(cache["fake_B"].detach())
             fake_A = self.pool_A.query(cache["fake_A"].detach())
             return {
-                "D_A": self._d_loss(self.D_A, real_B, fake_B),
-                "D_B": self._d_loss(self.D_B, real_A, fake_A),
+                "D_A": discriminator_loss(self.gan_loss, self.D_A, real_B, fake_B, lc.gp_weight),
+                "D_B": discriminator_loss(self.gan_loss, self.D_B, real_A, fake_A, lc.gp_weight),
             }
         raise i2i.ConfigError(f"CycleGAN has optimizer groups G and D, not '{group}'")
-
-    def _d_loss(self, disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        loss = 0.5 * (
-            self.gan_loss(disc(real), True, for_discriminator=True)
-            + self.gan_loss(disc(fake), False, for_discriminator=True)
-        )
-        if getattr(self.gan_loss, "uses_gradient_penalty", False):
-            loss = loss + gradient_penalty(
-                disc, real, fake.to(real.dtype), weight=self.config.loss.gp_weight
-            )
-        return loss
 
     def training_state(self) -> dict[str, torch.Tensor]:
         state = {f"pool_A/{k}": v for k, v in self.pool_A.state().items()}
@@ -152,28 +138,6 @@ class CycleGAN(i2i.GANModel):
     # -- inference ----------------------------------------------------------------------------
     def inference_directions(self) -> tuple[str, ...]:
         return ("AtoB", "BtoA")
-
-    def inference_module(self, direction: str | None = None) -> nn.Module:
-        d = direction or "AtoB"
-        if d == "AtoB":
-            return self.G_A
-        if d == "BtoA":
-            return self.G_B
-        raise i2i.ConfigError(f"CycleGAN directions are AtoB and BtoA, got '{direction}'")
-
-    def inference_info(self, direction: str | None = None) -> InferenceInfo:
-        d = direction or "AtoB"
-        g = self.inference_module(d)
-        cin, cout = self.config.input_nc, self.config.output_nc
-        if d == "BtoA":
-            cin, cout = cout, cin
-        return InferenceInfo(
-            inputs=("image",),
-            in_channels=cin,
-            out_channels=cout,
-            stride=int(getattr(g, "stride", 1)),
-            direction=d,
-        )
 
     def visuals(
         self, batch: Mapping[str, torch.Tensor], cache: Mapping[str, torch.Tensor]
@@ -209,8 +173,6 @@ SPEC = ModelSpec(
     config_cls=CycleGANConfig,
     build=CycleGAN,
     dataset_format="unpaired",
-    batch_keys=("A", "B"),
-    data_channels=lambda c: {"A": c.input_nc, "B": c.output_nc},
     directions=("AtoB", "BtoA"),
     default_train={"epochs": 200, "size": 256, "batch_size": 1},
     tiny=(

@@ -34,7 +34,6 @@ from i2i import (
     InferenceInfo,
     ModelSpec,
     OptimConfig,
-    OptimGroup,
     ScheduleConfig,
     opt,
 )
@@ -107,14 +106,6 @@ class Pix2Pix(i2i.GANModel):
         self.l1 = nn.L1Loss()
 
     # -- training ---------------------------------------------------------------------------
-    def optimizer_groups(self) -> list[OptimGroup]:
-        o = self.config.optim
-        betas = (o.beta1, o.beta2)
-        return [
-            OptimGroup("G", [self.G], o.lr, betas, o.weight_decay),
-            OptimGroup("D", [self.D], o.lr_d or o.lr, betas, o.weight_decay),
-        ]
-
     def step_groups(self, step: int) -> tuple[str, ...]:
         return ("D", "G")  # the paper code updates D first, then G, on the same fake
 
@@ -217,7 +208,6 @@ SPEC = ModelSpec(
     config_cls=Pix2PixConfig,
     build=Pix2Pix,
     dataset_format="aligned",
-    batch_keys=("A", "B"),
     data_channels=_channels,
     directions=DIRECTIONS,
     default_train={"epochs": 200, "size": 256, "batch_size": 1},

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 import i2i
-from i2i import InferenceInfo, ModelSpec, OptimConfig, OptimGroup, ScheduleConfig, opt
+from i2i import InferenceInfo, ModelSpec, OptimConfig, ScheduleConfig, opt
 from i2i.nn import (
     MultiscaleDiscriminator,
     SPADEGenerator,
@@ -231,6 +231,8 @@ class SPADE(i2i.GANModel):
     """SPADE generator + multi-scale discriminator (+ style encoder) with hinge, feature-matching,
     VGG and KL losses."""
 
+    generator_names = ("G", "E")  # optimizer group "G": the generator and the style encoder
+
     def __init__(self, config: SPADEConfig, ctx: i2i.Context) -> None:
         super().__init__()
         if config.label_nc < 1:
@@ -275,15 +277,6 @@ class SPADE(i2i.GANModel):
             self.vgg = vgg_loss_or_none(config.vgg_weights or None, log)
 
     # -- training ---------------------------------------------------------------------------
-    def optimizer_groups(self) -> list[OptimGroup]:
-        o = self.config.optim
-        betas = (o.beta1, o.beta2)
-        g_mods: list[nn.Module] = [self.G] + ([self.E] if self.E is not None else [])
-        return [
-            OptimGroup("G", g_mods, o.lr, betas, o.weight_decay),
-            OptimGroup("D", [self.D], o.lr_d or o.lr, betas, o.weight_decay),
-        ]
-
     def step_groups(self, step: int) -> tuple[str, ...]:
         return ("G", "D")  # the reference code: generator step, then discriminator step
 

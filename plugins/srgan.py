@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import i2i
-from i2i import InferenceInfo, ModelSpec, OptimConfig, OptimGroup, ScheduleConfig, opt
+from i2i import InferenceInfo, ModelSpec, OptimConfig, ScheduleConfig, opt
 from i2i.nn import (
     ModelEMA,
     RelativisticAverageGANLoss,
@@ -252,14 +252,6 @@ class SRGAN(i2i.GANModel):
         if group == "G" and lr_pretrain > 0 and lr > 0 and not self.in_gan_stage(step):
             return lr_pretrain / lr
         return 1.0
-
-    def optimizer_groups(self) -> list[OptimGroup]:
-        o = self.config.optim
-        betas = (o.beta1, o.beta2)
-        return [
-            OptimGroup("G", [self.G], o.lr, betas, o.weight_decay),
-            OptimGroup("D", [self.D], o.lr_d or o.lr, betas, o.weight_decay),
-        ]
 
     def step_groups(self, step: int) -> tuple[str, ...]:
         # the trainer asks for the groups of each step before computing its losses: remember
@@ -525,7 +517,8 @@ SPEC = ModelSpec(
     batch_keys=("lr", "hr"),
     data_channels=lambda c: {"lr": c.channels, "hr": c.channels},
     directions=("AtoB",),
-    default_train={"steps": 200_000, "size": 128, "load_size": 0, "batch_size": 16},
+    # the sr format crops HR images as they are (load_size -1: no resize)
+    default_train={"steps": 200_000, "size": 128, "load_size": -1, "batch_size": 16},
     tiny=(
         "generator.nf=8",
         "generator.n_blocks=1",

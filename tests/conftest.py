@@ -1,4 +1,9 @@
-"""Shared fixtures: a plugin context, demo datasets per format, and tiny training runs."""
+"""Shared fixtures: a plugin context, demo datasets per format, and tiny training runs.
+
+The context and the demo data come from the i2i pytest plugin (i2i/testing/plugin.py, loaded
+through its pytest11 entry point), which also runs the family contract tests of
+i2i/testing/contract.py for every registered family (``i2i_contract = ["*"]`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,10 @@ from typing import Any
 import pytest
 import torch
 
-from i2i.manager import Context, load_context
-from i2i.training.run import RunInfo, resolve_run_config
-from i2i.training.trainer import Trainer
+from i2i.manager import Context
+from i2i.training.run import RunInfo
 
 torch.set_num_threads(2)
-
-TINY_TRAIN = {
-    "size": 32,
-    "load_size": 36,
-    "batch_size": 1,
-    "workers": 0,
-    "device": "cpu",
-    "log_every": 1,
-    "sample_every": 0,
-    "checkpoint_every": 0,
-}
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
@@ -36,50 +29,23 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 
 @pytest.fixture(scope="session")
-def ctx() -> Context:
-    return load_context()
+def ctx(i2i_context: Context) -> Context:
+    """The plugin context (the i2i pytest plugin's, shared with the contract tests)."""
+    return i2i_context
 
 
 @pytest.fixture(scope="session")
-def demo_data(tmp_path_factory: pytest.TempPathFactory, ctx: Context) -> Callable[[str], Path]:
-    """``demo_data(format_name)`` -> a demo dataset of that format (made once per session)."""
-    cache: dict[str, Path] = {}
-
-    def get(fmt: str) -> Path:
-        if fmt not in cache:
-            root = tmp_path_factory.mktemp(f"demo-{fmt}") / "data"
-            ctx.dataset_formats.get(fmt).demo(root, 0)
-            cache[fmt] = root
-        return cache[fmt]
-
-    return get
+def demo_data(i2i_demo_data: Callable[[str], Path]) -> Callable[[str], Path]:
+    """``demo_data(format_name)`` -> a demo dataset of that format (made once per session, by
+    the i2i pytest plugin's fixture, so the contract tests share it)."""
+    return i2i_demo_data
 
 
 @pytest.fixture
-def tiny_run(ctx: Context) -> Callable[..., RunInfo]:
-    """``tiny_run(family, data, out, steps=2, overrides=(), resume=False, **train)``."""
-
-    def run(
-        family: str,
-        data: Path,
-        out: Path,
-        steps: int = 2,
-        overrides: tuple[str, ...] = (),
-        resume: bool = False,
-        context: Context | None = None,
-        **train: Any,
-    ) -> RunInfo:
-        c = context or ctx
-        spec = c.models.get(family)
-        rc = resolve_run_config(
-            spec,
-            data,
-            train_options={**TINY_TRAIN, "steps": steps, **train},
-            overrides=list(spec.tiny) + list(overrides),
-        )
-        return Trainer(c, rc, out, resume=resume).fit()
-
-    return run
+def tiny_run(i2i_tiny_run: Callable[..., RunInfo]) -> Callable[..., RunInfo]:
+    """``tiny_run(family, data, out, steps=2, overrides=(), resume=False, context=None,
+    **train)``: the i2i pytest plugin's ``i2i_tiny_run`` (a tiny model, 32-px crops, the CPU)."""
+    return i2i_tiny_run
 
 
 # -- metric networks: randomly initialised weights files in the real layouts --------------------

@@ -7,53 +7,13 @@ Every command group lives in its own module; plugins add commands through the
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from i2i.cli.common import debug_enabled, handle_errors, report_error, setup_logging
 from i2i.errors import I2IError
 from i2i.manager import Context, load_context
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-err_console = Console(stderr=True)
-
-
-def debug_enabled() -> bool:
-    return os.environ.get("I2I_DEBUG", "") not in ("", "0", "false")
-
-
-def report_error(e: BaseException) -> None:
-    """Print one line for an error (the traceback only with I2I_DEBUG=1)."""
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-
-
-def handle_errors(fn: F) -> F:
-    """Decorator for command functions: I2IError -> one line on stderr and exit status 1."""
-
-    if getattr(fn, "_i2i_handles_errors", False):
-        return fn
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except I2IError as e:
-            if debug_enabled():
-                raise
-            report_error(e)
-            raise typer.Exit(1) from None
-
-    wrapper._i2i_handles_errors = True  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
 
 
 def _wrap_commands(app: typer.Typer) -> None:
@@ -66,32 +26,12 @@ def _wrap_commands(app: typer.Typer) -> None:
             _wrap_commands(group.typer_instance)
 
 
-def say(message: str) -> None:
-    """Print a status line to stderr (no wrapping, no highlighting)."""
-    err_console.print(escape(message), highlight=False, soft_wrap=True)
+def _print_version(value: bool) -> None:
+    if value:
+        from i2i.cli.version import version_report
 
-
-class _StderrHandler(logging.StreamHandler):
-    """Logs to whatever ``sys.stderr`` is now (test runners swap it)."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Log INFO (DEBUG with ``-v``) lines of i2i to stderr, once per process."""
-    level = logging.DEBUG if verbose else logging.INFO
-    root = logging.getLogger()
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
-        h = _StderrHandler()
-        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-        root.addHandler(h)
-    root.setLevel(level)
+        typer.echo(version_report())
+        raise typer.Exit()
 
 
 def build_app(ctx: Context) -> typer.Typer:
@@ -103,6 +43,7 @@ def build_app(ctx: Context) -> typer.Typer:
         export,
         importing,
         info,
+        plugin,
         sample,
         serve,
         train,
@@ -122,6 +63,13 @@ def build_app(ctx: Context) -> typer.Typer:
     @app.callback()
     def _root(
         verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
+        version: bool = typer.Option(
+            False,
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="show the versions of i2i, torch (CUDA), onnxruntime and the plugins, and exit",
+        ),
     ) -> None:
         setup_logging(verbose)
 
@@ -134,6 +82,7 @@ def build_app(ctx: Context) -> typer.Typer:
         datasets,
         info,
         demo,
+        plugin,
         importing,
         serve,
     ):
@@ -147,6 +96,12 @@ def build_app(ctx: Context) -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``i2i`` and ``python -m i2i``)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # without loading plugins: it must work when one is broken
+        from i2i.cli.version import version_report
+
+        typer.echo(version_report())
+        return
     try:
         ctx = load_context()
         app = build_app(ctx)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from i2i.cli.app import handle_errors, say
+from i2i.cli.common import handle_errors, say
+from i2i.config import effective_load_size
 from i2i.errors import ConfigError
 from i2i.manager import Context
 from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
@@ -64,7 +65,15 @@ def register(app: typer.Typer, ctx: Context) -> None:
     def check_cmd(
         root: Path = typer.Argument(..., metavar="ROOT", help="dataset folder"),
         format: str = typer.Option(..., "--format", "-f", help="dataset format name"),  # noqa: A002
-        size: int = typer.Option(0, help="crop size to check images against (0 = any size)"),
+        size: int = typer.Option(
+            0, help="training crop size (train.size) to check images against (0 = any size)"
+        ),
+        load_size: int = typer.Option(
+            0,
+            "--load-size",
+            help="train.load_size, with training's rule: N | 0 = size * 286/256 | -1 = no resize "
+            "(only then are images smaller than --size a problem)",
+        ),
         channels: int = typer.Option(3, help="channels to load images as"),
         param: list[str] = typer.Option(
             [],
@@ -79,13 +88,15 @@ def register(app: typer.Typer, ctx: Context) -> None:
         options = DataOptions(
             split="train",
             size=size,
-            load_size=0,
+            load_size=effective_load_size(size, load_size),
             channels={k: channels for k in spec.keys},
             load_image=ctx.load_image,
             params=parse_params(param),
         )
         report = spec.validate(root, options)
         say(check_summary(root, format, report))
+        for problem in report.problems:
+            say(f"warning: {problem}")
 
     @ds.command("demo")
     @handle_errors

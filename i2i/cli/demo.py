@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from i2i.cli.app import handle_errors, say
+from i2i.cli.common import handle_errors, say
 from i2i.manager import Context
 
 
@@ -89,11 +89,10 @@ def register(app: typer.Typer, ctx: Context) -> None:
             record_translations(run, res.pairs)
             lines.append(f"translated {len(res.written)} images of {folder} ({direction})")
         if recipe.evaluate and spec.evaluate is not None:
+            from i2i.api import load_run
             from i2i.cli.evaluate import evaluate_and_report
-            from i2i.training import runtime
-            from i2i.training.checkpoint import load_model
 
-            loaded = load_model(ctx, run, runtime.resolve_device(device))
+            loaded = load_run(run, context=ctx, device=device)
             lines.append(evaluate_and_report(ctx, loaded, data, run / "eval"))
         page = write_run_page(run)
         say("\n".join([*lines, f"results page: {page.resolve()}"]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from i2i.cli.app import handle_errors, say
+from i2i.cli.common import handle_errors, say
 from i2i.manager import Context
 
 
@@ -42,10 +42,9 @@ def register(app: typer.Typer, ctx: Context) -> None:
     ) -> None:
         """Evaluate a checkpoint with its family's metrics; writes eval.json, a per-image CSV
         and the images the results page shows."""
+        from i2i.api import load_checkpoint
         from i2i.errors import ConfigError
         from i2i.metrics.evaluation import EvalOptions
-        from i2i.training import runtime
-        from i2i.training.checkpoint import find_checkpoint, load_model
 
         options = EvalOptions(
             metrics=() if metrics == "auto" else tuple(m.strip() for m in metrics.split(",")),
@@ -56,19 +55,17 @@ def register(app: typer.Typer, ctx: Context) -> None:
             protocol=protocol,
             max_images=max_images,
         )
-        dev = runtime.resolve_device(device)
-        loaded = load_model(ctx, source, dev)
+        loaded = load_checkpoint(source, context=ctx, device=device)
         spec = loaded.spec
         if spec.evaluate is None:
             raise ConfigError(f"the '{spec.name}' family has no evaluation (ModelSpec.evaluate)")
-        if data is None and not loaded.run_config.data:
+        if data is None and not loaded.config.data:
             raise ConfigError(
                 f"{source} records no training data (an imported model?); pass the evaluation "
                 "data: i2i eval SOURCE DATA"
             )
-        data_root = data or Path(loaded.run_config.data)
-        ckpt_dir = find_checkpoint(source).parent
-        run_dir = ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else ckpt_dir
+        data_root = data or Path(loaded.config.data)
+        run_dir = loaded.run_dir or loaded.checkpoint.path.parent
         out_dir = out or run_dir / "eval"
         say(evaluate_and_report(ctx, loaded, data_root, out_dir, options))
         if out is None and (run_dir / "config.toml").is_file():

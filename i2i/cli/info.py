@@ -6,9 +6,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from i2i.cli.app import handle_errors
-from i2i.config import TrainConfig, describe, to_dict
+from i2i.cli.common import handle_errors
+from i2i.config import TrainConfig, describe, from_dict, merge, to_dict
 from i2i.manager import Context
+from i2i.specs import ModelSpec
+
+
+def config_rows(spec: ModelSpec) -> list[tuple[str, str, str]]:
+    """``(key, default, help)`` of every option of a family, as a run with no options records
+    them: the family's config defaults, then ``train.*`` with the family's ``default_train``.
+
+    Raises:
+        ConfigError: ``default_train`` holds an unknown key or a value of the wrong type.
+    """
+    defaults = merge(to_dict(TrainConfig()), spec.default_train)
+    train = from_dict(TrainConfig, defaults, prefix="train.")
+    return describe(spec.config_cls) + describe(train, "train.")
 
 
 def register(app: typer.Typer, ctx: Context) -> None:
@@ -50,11 +63,8 @@ def register(app: typer.Typer, ctx: Context) -> None:
             table = Table(title=f"{spec.name} config keys (--set KEY=VALUE)")
             for col in ("key", "default", "help"):
                 table.add_column(col)
-            for key, default, help_ in describe(spec.config_cls):
-                table.add_row(key, default, help_)
-            train_defaults = {**to_dict(TrainConfig()), **spec.default_train}
-            for key, _, help_ in describe(TrainConfig, "train."):
-                table.add_row(key, repr(train_defaults[key[6:]]), help_)
+            for row in config_rows(spec):
+                table.add_row(*row)
             console.print(table)
             return
         table = Table(title="i2i model families")

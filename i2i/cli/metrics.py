@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from i2i.cli.app import err_console, say
+from i2i.cli.common import err_console, say
 from i2i.manager import Context
 
 _PROTOCOL_HELP = "tf (TensorFlow / torch-fidelity, default) | pytorch-fid | clean (clean-fid)"

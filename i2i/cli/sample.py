@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from i2i.cli.app import handle_errors, say
+from i2i.cli.common import handle_errors, say
 from i2i.manager import Context
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from i2i.cli.app import err_console, handle_errors, say
+from i2i.cli.common import err_console, handle_errors, say
 from i2i.config import describe
 from i2i.errors import ConfigError
 from i2i.hookspecs import hookimpl

@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from i2i.cli.app import err_console, handle_errors, say
+from i2i.cli.common import err_console, handle_errors, say
 from i2i.manager import Context
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from i2i.cli.app import handle_errors, say
+from i2i.cli.common import handle_errors, say
 from i2i.errors import ConfigError
 from i2i.manager import Context
 

@@ -469,7 +469,7 @@ def load_split(ctx: Any, loaded: Any, data_root: Path, split: str, limit: int = 
     (``limit`` > 0: the first ``limit`` only)."""
     from i2i.training.trainer import data_options
 
-    spec, run = loaded.spec, loaded.run_config
+    spec, run = loaded.spec, loaded.config
     fmt = ctx.dataset_formats.get(run.train.format or spec.dataset_format)
     options = dataclasses.replace(data_options(spec, run, ctx, split), flip=False)
     dataset = fmt.build(Path(data_root), options)

@@ -36,6 +36,7 @@ from i2i.nn.losses import (
     Prediction,
     VanillaGANLoss,
     WGANLoss,
+    discriminator_loss,
     flatten_predictions,
     gradient_penalty,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "add_spectral_norm",
     "disable_dropout",
     "flatten_predictions",
+    "discriminator_loss",
     "gradient_penalty",
     "init_weights",
     "load_vgg19_features",

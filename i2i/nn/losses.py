@@ -239,3 +239,39 @@ def gradient_penalty(
     grad = _upcast(grad).flatten(1)
     norm = torch.sqrt(grad.pow(2).sum(dim=1) + 1e-12)
     return weight * (norm - 1.0).pow(2).mean()
+
+
+def discriminator_loss(
+    loss: Callable[..., torch.Tensor],
+    discriminator: Callable[[torch.Tensor], Prediction],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    gp_weight: float = 10.0,
+) -> torch.Tensor:
+    """The usual discriminator loss of one real and one fake batch.
+
+    ``0.5 * (loss(D(real), real) + loss(D(fake), fake))``, with ``fake`` detached (the
+    discriminator step must not reach the generator), plus :func:`gradient_penalty` weighted
+    ``gp_weight`` when the loss asks for it (``loss.uses_gradient_penalty``, e.g. ``wgangp``).
+
+    Args:
+        loss: A GAN loss (``loss(prediction, target_is_real, for_discriminator=...)``).
+        discriminator: Module or function returning logits.
+        real: Real images.
+        fake: Generated images of the same shape.
+        gp_weight: Weight of the gradient penalty (used only when the loss asks for it).
+
+    Returns:
+        Scalar loss.
+
+    Example:
+        >>> d_loss = discriminator_loss(self.gan_loss, self.D, batch["B"], cache["fake_B"])
+    """
+    fake = fake.detach()
+    out = 0.5 * (
+        loss(discriminator(real), True, for_discriminator=True)
+        + loss(discriminator(fake), False, for_discriminator=True)
+    )
+    if getattr(loss, "uses_gradient_penalty", False):
+        out = out + gradient_penalty(discriminator, real, fake.to(real.dtype), weight=gp_weight)
+    return out

@@ -229,16 +229,60 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 @dataclasses.dataclass
 class LoadedModel:
-    """A model rebuilt from a checkpoint."""
+    """A model rebuilt from a checkpoint, with its config and metadata (what
+    :func:`i2i.load_run` and :func:`i2i.load_checkpoint` return).
 
-    checkpoint: Checkpoint
+    Attributes:
+        model: The family's :class:`~i2i.GANModel` with the checkpoint's weights.
+        config: The :class:`~i2i.RunConfig` it was trained with: ``family``, ``data`` (the
+            dataset root), ``train`` (:class:`~i2i.TrainConfig`) and ``model`` (the family's
+            config, with the values ``adapt_config`` took from the data).
+        spec: The family's :class:`~i2i.ModelSpec`.
+        checkpoint: The checkpoint's metadata: ``path`` (its ``model.safetensors``),
+            ``family``, ``version`` (of i2i that wrote it), ``step`` and ``run_config`` (the
+            raw dict); its ``weights`` are not kept (they are in ``model``).
+        run_dir: The run directory the checkpoint belongs to (``RUN/checkpoints/step_N``),
+            else None.
+    """
+
+    model: Any
+    config: Any
     spec: Any
-    run_config: Any
-    model: torch.nn.Module
+    checkpoint: Checkpoint
+    run_dir: Path | None = None
+
+    @property
+    def family(self) -> str:
+        return self.checkpoint.family
+
+    @property
+    def step(self) -> int:
+        """Training steps the weights had seen."""
+        return self.checkpoint.step
+
+    def status(self) -> dict[str, Any] | None:
+        """The run's ``status.json`` (``status``: running / completed / interrupted / failed,
+        ``step``, ``total_steps``, ``message``, ...), or None without a run directory."""
+        f = self.run_dir / "status.json" if self.run_dir is not None else None
+        if f is None or not f.is_file():
+            return None
+        try:
+            return json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{f} is not readable JSON ({e}); remove it") from None
+
+
+def run_dir_of(weights: Path) -> Path | None:
+    """The run directory of a checkpoint's weights file (``RUN/checkpoints/step_N/...``)."""
+    ckpt_dir = weights.parent
+    return ckpt_dir.parent.parent if ckpt_dir.parent.name == "checkpoints" else None
 
 
 def load_model(ctx: Any, path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Rebuild a family's model from a checkpoint, with no architecture flags.
+
+    The model is left in training mode (:func:`i2i.load_checkpoint`, the public entry point,
+    switches it to eval mode).
 
     Args:
         ctx: The plugin :class:`~i2i.manager.Context`.
@@ -263,4 +307,7 @@ def load_model(ctx: Any, path: str | Path, device: torch.device | str = "cpu") -
             f"(was it written by another version of the plugin?): {' '.join(first[:3])}"
         ) from None
     model.to(device)
-    return LoadedModel(checkpoint=ckpt, spec=spec, run_config=run_config, model=model)
+    meta = dataclasses.replace(ckpt, weights={})
+    return LoadedModel(
+        model=model, config=run_config, spec=spec, checkpoint=meta, run_dir=run_dir_of(ckpt.path)
+    )

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from i2i.config import effective_load_size
 from i2i.errors import CheckpointError, ConfigError, NonFiniteLossError
 from i2i.manager import Context
 from i2i.model import GANModel, set_requires_grad
@@ -60,11 +61,10 @@ def _ignore_sigint_in_worker(_: int) -> None:
 def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") -> DataOptions:
     """The dataset options of a run (crop, resize, channels, flips)."""
     t = run.train
-    load = t.load_size or int(round(t.size * 286 / 256))
     return DataOptions(
         split=split,
         size=t.size,
-        load_size=load,
+        load_size=effective_load_size(t.size, t.load_size),
         channels=dict(spec.data_channels(run.model)),
         flip=t.flip,
         strict=t.strict,
@@ -246,6 +246,8 @@ class Trainer:
         root = Path(self.cfg.data)
         report = self.format.validate(root, options)
         log.info("dataset %s: %s", root, report.counts)
+        for problem in report.problems:  # what validation found but training works around
+            log.warning("dataset %s: %s", root, problem)
         if self.spec.adapt_config is not None:  # e.g. the class count comes from the data
             model_cfg = self.spec.adapt_config(self.cfg.model, report)
             self.cfg = dataclasses.replace(self.cfg, model=model_cfg)

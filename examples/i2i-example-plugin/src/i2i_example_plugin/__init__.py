@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 import i2i
-from i2i.nn import gradient_penalty
+from i2i.nn import discriminator_loss
 
 __version__ = "0.1.0"
 
@@ -111,6 +111,11 @@ def config_keys(config: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
 class OneSided(i2i.GANModel):
     """One generator A -> B, one discriminator on B, GAN loss + L1 content loss.
 
+    Everything else comes from :class:`i2i.GANModel`'s defaults: the optimizer groups ``G``
+    (``self.G``) and ``D`` (``self.D``) with the Adam settings of ``config.optim``, the inference
+    module (``G``) and its description (``input_nc`` -> ``output_nc`` channels, ``G``'s stride),
+    the direction (``AtoB``) and the sample-grid images (``real_A``, ``fake_B``, ``real_B``).
+
     Args:
         config: The family's options.
         ctx: The i2i context; networks and the GAN loss are resolved through its registries.
@@ -122,31 +127,16 @@ class OneSided(i2i.GANModel):
 
     def __init__(self, config: OneSidedConfig, ctx: i2i.Context) -> None:
         super().__init__()
+        c = self.config = config
         for key in ("input_nc", "output_nc"):
-            value = getattr(config, key)
-            if value not in (1, 3):
+            if (value := getattr(c, key)) not in (1, 3):
                 raise i2i.ConfigError(f"{key} must be 1 or 3 (grayscale or RGB), got {value}")
-        if config.loss.lambda_content < 0:
-            raise i2i.ConfigError(
-                f"loss.lambda_content must be >= 0, got {config.loss.lambda_content}"
-            )
-        self.config = config
-        build_g = ctx.generators.get(config.generator.arch)
-        build_d = ctx.discriminators.get(config.discriminator.arch)
-        self.G = build_g(config.input_nc, config.output_nc, config.generator, ctx)
-        self.D = build_d(config.output_nc, config.discriminator, ctx)
-        self.gan_loss = ctx.losses.get(config.loss.gan_mode)()
+        if c.loss.lambda_content < 0:
+            raise i2i.ConfigError(f"loss.lambda_content must be >= 0, got {c.loss.lambda_content}")
+        self.G = ctx.generators.get(c.generator.arch)(c.input_nc, c.output_nc, c.generator, ctx)
+        self.D = ctx.discriminators.get(c.discriminator.arch)(c.output_nc, c.discriminator, ctx)
+        self.gan_loss = ctx.losses.get(c.loss.gan_mode)()
         self.content_loss = nn.L1Loss()
-
-    # -- training ---------------------------------------------------------------------------
-    def optimizer_groups(self) -> list[i2i.OptimGroup]:
-        """``G`` (the generator) then ``D`` (the discriminator), with Adam settings from optim."""
-        o = self.config.optim
-        betas = (o.beta1, o.beta2)
-        return [
-            i2i.OptimGroup("G", [self.G], o.lr, betas, o.weight_decay),
-            i2i.OptimGroup("D", [self.D], o.lr_d or o.lr, betas, o.weight_decay),
-        ]
 
     def forward_step(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Translate the A images once; both loss groups share the result.
@@ -159,29 +149,16 @@ class OneSided(i2i.GANModel):
     def losses(
         self, group: str, batch: Mapping[str, torch.Tensor], cache: dict[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """Named loss terms: ``G``: ``gan`` and ``content``; ``D``: ``D`` (plus ``gp``).
-
-        Raises:
-            ConfigError: ``group`` is not ``G`` or ``D``.
-        """
-        lc = self.config.loss
-        real_A, real_B, fake_B = batch["A"], batch["B"], cache["fake_B"]
-        if group == "G":
-            out = {"gan": self.gan_loss(self.D(fake_B), True, for_discriminator=False)}
-            if lc.lambda_content > 0:
-                out["content"] = self._content(fake_B, real_A) * lc.lambda_content
-            return out
-        if group == "D":
-            fake = fake_B.detach()  # D must not back-propagate into G
-            d_real = self.gan_loss(self.D(real_B), True, for_discriminator=True)
-            d_fake = self.gan_loss(self.D(fake), False, for_discriminator=True)
-            out = {"D": 0.5 * (d_real + d_fake)}
-            if getattr(self.gan_loss, "uses_gradient_penalty", False):
-                out["gp"] = gradient_penalty(
-                    self.D, real_B, fake.to(real_B.dtype), weight=lc.gp_weight
-                )
-            return out
-        raise i2i.ConfigError(f"onesided has optimizer groups G and D, not '{group}'")
+        """Named loss terms: ``G``: ``gan`` and ``content``; ``D``: ``D`` (with the gradient
+        penalty for ``wgangp``)."""
+        lc, fake_B = self.config.loss, cache["fake_B"]
+        if group == "D":  # the helper detaches the fakes: D must not back-propagate into G
+            real_B = batch["B"]
+            return {"D": discriminator_loss(self.gan_loss, self.D, real_B, fake_B, lc.gp_weight)}
+        out = {"gan": self.gan_loss(self.D(fake_B), True, for_discriminator=False)}
+        if lc.lambda_content > 0:
+            out["content"] = self._content(fake_B, batch["A"]) * lc.lambda_content
+        return out
 
     def _content(self, output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         """L1 between output and input; channel means when their channel counts differ."""
@@ -189,49 +166,13 @@ class OneSided(i2i.GANModel):
             output, source = output.mean(1, keepdim=True), source.mean(1, keepdim=True)
         return self.content_loss(output, source)
 
-    # -- inference and reporting ------------------------------------------------------------
-    def _check_direction(self, direction: str | None) -> str:
-        d = direction or "AtoB"
-        if d != "AtoB":
-            raise i2i.ConfigError(f"onesided translates only AtoB, got direction '{direction}'")
-        return d
-
-    def inference_module(self, direction: str | None = None) -> nn.Module:
-        """The generator ``G`` (A -> B); ``forward(image) -> image`` in [-1, 1]."""
-        self._check_direction(direction)
-        return self.G
-
-    def inference_info(self, direction: str | None = None) -> i2i.InferenceInfo:
-        """One image in (input_nc channels), one image out (output_nc), the generator's stride."""
-        d = self._check_direction(direction)
-        return i2i.InferenceInfo(
-            inputs=("image",),
-            in_channels=self.config.input_nc,
-            out_channels=self.config.output_nc,
-            stride=int(getattr(self.G, "stride", 1)),
-            direction=d,
-        )
-
-    def visuals(
-        self, batch: Mapping[str, torch.Tensor], cache: Mapping[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        """Input, its translation, and a (random, unpaired) real B image."""
-        return {"real_A": batch["A"], "fake_B": cache["fake_B"], "real_B": batch["B"]}
-
-
-def _data_channels(config: OneSidedConfig) -> dict[str, int]:
-    return {"A": config.input_nc, "B": config.output_nc}
-
 
 SPEC = i2i.ModelSpec(
     name=FAMILY,
     summary="Example plugin: one-sided unpaired A->B GAN with an L1 content term",
     config_cls=OneSidedConfig,
     build=OneSided,
-    dataset_format="unpaired",
-    batch_keys=("A", "B"),
-    data_channels=_data_channels,
-    directions=("AtoB",),
+    dataset_format="unpaired",  # batch keys A and B; channels input_nc, output_nc (the defaults)
     default_train={"epochs": 100, "size": 256, "batch_size": 1},
     tiny=(
         "generator.ngf=8",
