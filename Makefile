@@ -1,11 +1,12 @@
 # make demo : create .venv, install i2i, run the offline demo (about 2-3 minutes on a CPU)
 # make test : create .venv, install i2i with test extras, run ruff and the test suite
+# make fuzz : the long fault-injection and fuzz variants (docs/reliability.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint pytest bench clean
+.PHONY: demo test lint pytest fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 test: lint pytest
+
+# long fault-injection and fuzz variants (kill -9 / SIGTERM at random moments, Hypothesis);
+# under 10 minutes on 2 CPU cores; I2I_FUZZ_SEED=N replays the printed kill seed
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m fuzz tests/fuzz
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4

@@ -20,10 +20,8 @@ config describes only within a memory budget taken from the weights' header, so 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import math
 import os
 import re
 import shutil
@@ -37,14 +35,15 @@ from safetensors import SafetensorError
 from i2i.errors import (
     CheckpointError,
     ConfigError,
-    I2IError,
     NonFiniteStateError,
     RegistryError,
     describe_failure,
     describe_load_error,
     one_line,
+    os_error_in,
 )
 from i2i.files import file_mode, fsync_dir
+from i2i.training.building import build_model
 from i2i.training.run import write_text_atomic
 
 WEIGHTS = "model.safetensors"
@@ -105,8 +104,6 @@ def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[
     try:
         save_file(tensors, str(path), metadata=meta)
     except SafetensorError as e:  # carries "(os error N)" for a full disk, read-only folder ...
-        from i2i.errors import os_error_in
-
         os_err = os_error_in(e)
         if os_err is not None:
             raise OSError(os_err.errno, os_err.strerror, str(path)) from e
@@ -232,22 +229,33 @@ def prune_checkpoints(ckpt_root: Path, keep: int) -> None:
 
 
 def remove_stale_temporaries(ckpt_root: Path) -> list[str]:
-    """Delete what a crashed save left in ``ckpt_root`` (``.tmp-step_*`` / ``.old-step_*``
-    folders, ``.latest.*.tmp`` files). Call it only while holding the run (one trainer per run
-    directory, see :func:`i2i.training.run.lock_run`). Returns the names removed."""
-    removed = []
+    """Clear what a crashed save left in ``ckpt_root``: ``.tmp-step_*`` folders and
+    ``.latest.*.tmp`` files are deleted; an ``.old-step_N-PID`` folder (a checkpoint moved aside
+    to re-save its step) is put back when ``step_N`` is missing, else deleted. Call it only while
+    holding the run (one trainer per run directory, :func:`i2i.training.run.lock_run`).
+
+    Returns:
+        The names handled.
+    """
+    handled: list[str] = []
     if not ckpt_root.is_dir():
-        return removed
-    for p in ckpt_root.iterdir():
+        return handled
+    for p in sorted(ckpt_root.iterdir()):
         n = p.name
-        if n.startswith((".tmp-step_", ".old-step_")) or (n.startswith(".latest.") and
-                                                          n.endswith(".tmp")):  # fmt: skip
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
+        if n.startswith(".old-step_"):
+            final = ckpt_root / n[len(".old-") :].rsplit("-", 1)[0]
+            if _NAME.fullmatch(final.name) and not final.exists() and (p / WEIGHTS).is_file():
+                os.replace(p, final)
             else:
-                p.unlink(missing_ok=True)
-            removed.append(n)
-    return removed
+                shutil.rmtree(p, ignore_errors=True)
+        elif n.startswith(".tmp-step_"):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        elif n.startswith(".latest.") and n.endswith(".tmp"):
+            p.unlink(missing_ok=True)
+        else:
+            continue
+        handled.append(n)
+    return handled
 
 
 # -- finding and reading ------------------------------------------------------------------------
@@ -453,100 +461,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     )
 
 
-# -- building the model a checkpoint describes --------------------------------------------------
-
-
-@contextlib.contextmanager
-def _budget(shapes: Mapping[str, tuple[int, ...]], source: Path) -> Iterator[None]:
-    """Abort a model build as soon as it registers clearly more tensors or values than the
-    checkpoint holds (a generous margin covers re-registered parameters, e.g. spectral norm)."""
-    from torch.nn.modules import module as M  # noqa: N812
-
-    max_count = 3 * len(shapes) + 64
-    max_numel = 2 * sum(math.prod(s) for s in shapes.values()) + 2**20
-    seen = {"count": 0, "numel": 0}
-
-    def hook(_module: Any, _name: str, tensor: Any) -> None:
-        if tensor is None:
-            return
-        seen["count"] += 1
-        seen["numel"] += int(tensor.numel())
-        if seen["count"] > max_count or seen["numel"] > max_numel:
-            raise CheckpointError(
-                f"{source}: the model its metadata describes is larger than the weights it "
-                f"holds ({len(shapes)} tensors, {max_numel // 2:,} values); the metadata was "
-                "edited or the file is damaged, so the model is not built"
-            )
-
-    handles = [
-        M.register_module_parameter_registration_hook(hook),
-        M.register_module_buffer_registration_hook(hook),
-    ]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def build_model(
-    spec: Any, model_config: Any, ctx: Any, header: CheckpointHeader | None = None
-) -> torch.nn.Module:
-    """Build a family's model; for a checkpoint (``header``), within a memory budget taken from
-    its weights' shapes, then check every tensor name and shape against them.
-
-    Raises:
-        CheckpointError: the config does not describe the checkpoint's weights.
-        ConfigError: the family cannot build a model from this config.
-    """
-    budget = _budget(header.shapes, header.path) if header else contextlib.nullcontext()
-    try:
-        with budget:
-            model = spec.build(model_config, ctx)
-    except ConfigError as e:
-        if header is None:
-            raise
-        raise CheckpointError(
-            f"{header.path}: the model for these weights cannot be built: {e}"
-        ) from None
-    except I2IError:
-        raise
-    except (ValueError, TypeError, RuntimeError, AttributeError, IndexError, KeyError) as e:
-        fail = describe_failure(e)
-        if fail.message.startswith("out of"):
-            raise
-        what = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
-        src = f" (the config of {header.path})" if header else ""
-        raise ConfigError(
-            f"the '{spec.name}' family cannot build a model from its config{src}: {what}; check "
-            f"the model settings (`i2i models {spec.name}` lists them)"
-        ) from e
-    if header is not None:
-        _check_shapes(model, header, spec.name)
-    return model
-
-
-def _check_shapes(model: torch.nn.Module, header: CheckpointHeader, family: str) -> None:
-    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    want = header.shapes
-    missing = [k for k in have if k not in want]
-    extra = [k for k in want if k not in have]
-    differ = [k for k in have if k in want and have[k] != want[k]]
-    if not (missing or extra or differ):
-        return
-    if differ:
-        k = differ[0]
-        first = f"{k} is {list(want[k])} in the file but {list(have[k])} in the model"
-    elif missing:
-        first = f"{missing[0]} is missing from the file"
-    else:
-        first = f"{extra[0]} in the file is not part of the model"
-    n = len(missing) + len(extra) + len(differ)
-    raise CheckpointError(
-        f"{header.path} does not fit the '{family}' model its config describes: {first} "
-        f"({n} difference{'s' if n > 1 else ''}); was the metadata edited, or the file written "
-        "by another version of the plugin?"
-    )
+# -- rebuilding the model a checkpoint describes ------------------------------------------------
 
 
 def run_config_of(ctx: Any, header: CheckpointHeader) -> Any:

@@ -56,6 +56,12 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict, dict]:
+    for key in ("train", "model"):
+        if not isinstance(overrides.get(key, {}), Mapping):
+            raise ConfigError(
+                f"'{key}' must be a table of settings ([{key}] in a config file, --set "
+                f"{key}.KEY=VALUE), got {overrides[key]!r:.60}"
+            )
     train = dict(overrides.get("train", {}))
     model = dict(overrides.get("model", {}))
     for k, v in overrides.items():

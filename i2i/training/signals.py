@@ -3,15 +3,15 @@ them.
 
 Semantics (documented in docs/reliability.md):
 
-- The first SIGINT or SIGTERM asks for a stop: the step in progress finishes, a checkpoint of it
-  is written, ``status.json`` says ``interrupted`` and ``i2i train`` exits with 128 + the signal
-  (130 for SIGINT, 143 for SIGTERM).
+- The first SIGINT, SIGTERM or SIGHUP asks for a stop: the step in progress finishes, a
+  checkpoint of it is written, ``status.json`` says ``interrupted`` and ``i2i train`` exits with
+  128 + the signal (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
 - A second SIGINT (Ctrl-C twice) abandons the step in progress at once: its partial update is
   thrown away, never saved; if the trainer was between steps the last completed step is still
-  saved. It never abandons a checkpoint that is being written. Repeated SIGTERMs (torchrun
-  forwarding the one a scheduler sent) are ignored. In a distributed run the step always
+  saved. It never abandons a checkpoint that is being written. Other repeated signals (torchrun
+  forwarding the SIGTERM a scheduler sent) are ignored. In a distributed run the step always
   finishes on every rank (the other ranks would otherwise wait in a collective).
-- DataLoader workers ignore SIGINT and SIGTERM: a scheduler that signals the whole process group
+- DataLoader workers ignore these signals: a scheduler that signals the whole process group
   (SLURM's ``scancel``, systemd, ``kill -TERM -- -PGID``) stops the trainer, not its data
   pipeline under it. A worker that dies anyway (the kernel's out-of-memory killer) is reported
   at the next step boundary, never in the middle of a step, so the state saved is consistent.
@@ -30,7 +30,10 @@ from i2i.errors import signal_name
 
 log = logging.getLogger(__name__)
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Signals that stop a run gracefully (SIGHUP: the terminal closed).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def worker_init(_worker_id: int) -> None:

@@ -10,18 +10,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from i2i.config import check_optim_values
 from i2i.errors import (
     CheckpointError,
     ConfigError,
@@ -34,26 +32,26 @@ from i2i.errors import (
     signal_name,
 )
 from i2i.manager import Context
-from i2i.model import GANModel, set_requires_grad
+from i2i.model import GANModel
 from i2i.specs import DataOptions
 from i2i.training import distributed, runtime
+from i2i.training.building import build_model
 from i2i.training.checkpoint import (
-    DAMAGED,
-    TRAINER_STATE,
     CheckpointHeader,
-    build_model,
     checkpoint_name,
     list_checkpoints,
-    load_checkpoint,
-    non_finite,
     read_header,
     remove_stale_temporaries,
     save_checkpoint,
 )
 from i2i.training.guards import DivergenceMonitor, is_too_small, too_small_error
+from i2i.training.resume import restore
 from i2i.training.run import RunConfig, RunInfo, lock_run, write_status_file, write_text_atomic
 from i2i.training.sampler import ResumableBatchSampler
 from i2i.training.signals import StopSignals, worker_init
+from i2i.training.step import TrainStep
+
+__all__ = ["Trainer", "TrainStep", "data_options", "lr_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -91,123 +89,6 @@ def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") 
         load_image=ctx.load_image,
         params=dict(spec.data_params(run.model)) if spec.data_params else {},
     )
-
-
-class TrainStep:
-    """One optimization step of a :class:`~i2i.model.GANModel`.
-
-    Runs ``forward_step`` once under autocast, then for each group of ``step_groups``: the
-    group's losses (other groups frozen), a finiteness check naming the bad term, backward
-    through the gradient scaler (active for fp16 only), optional clipping and the optimizer step.
-
-    Args:
-        model: The family's model, already on ``device``.
-        device: Device of the model.
-        amp_dtype: Autocast dtype (None = fp32).
-        grad_clip: Clip each group's gradient norm to this (0 = off).
-
-    Example:
-        >>> step = TrainStep(model, torch.device("cpu"), torch.bfloat16)  # doctest: +SKIP
-        >>> losses = step(batch, step_index=0)  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        model: GANModel,
-        device: torch.device,
-        amp_dtype: torch.dtype | None = None,
-        grad_clip: float = 0.0,
-        fused: bool = True,
-    ) -> None:
-        self.model = model
-        self.device = device
-        self.amp_dtype = amp_dtype
-        self.grad_clip = grad_clip
-        self.groups = model.optimizer_groups()
-        self.modules = {g.name: list(g.modules) for g in self.groups}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        for g in self.groups:
-            params = g.parameters()
-            if not params:
-                raise ConfigError(f"optimizer group '{g.name}' has no parameters")
-            check_optim_values(
-                f"optimizer group '{g.name}': ", lr=g.lr, beta1=g.betas[0], beta2=g.betas[1],
-                weight_decay=g.weight_decay,
-            )  # fmt: skip
-            # fused Adam (one kernel per step on CPU and CUDA) where every parameter allows it
-            use_fused = (
-                fused
-                and device.type in ("cpu", "cuda")
-                and all(p.is_floating_point() for p in params)
-            )
-            self.optimizers[g.name] = torch.optim.Adam(
-                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay, fused=use_fused or None
-            )
-        self.scaler = runtime.make_grad_scaler(device, amp_dtype)
-        self.last_cache: dict[str, torch.Tensor] | None = None
-        #: ``group_context(group)``: a context for one group's losses and backward (the
-        #: distributed trainer synchronizes only that group's gradients).
-        self.group_context: Callable[[str], contextlib.AbstractContextManager] | None = None
-
-    def set_lr_factor(self, factor: float, step: int | None = None) -> None:
-        """Set every group's LR to its base LR times ``factor`` (the schedule's) and, given the
-        0-based ``step``, times the model's :meth:`~i2i.GANModel.lr_scale` for that step.
-
-        Raises:
-            ConfigError: the model's ``lr_scale`` is negative or not finite.
-        """
-        for g in self.groups:
-            scale = 1.0 if step is None else float(self.model.lr_scale(g.name, step))
-            if not (math.isfinite(scale) and scale >= 0):
-                raise ConfigError(
-                    f"lr_scale of group '{g.name}' at step {step} must be a finite number >= 0, "
-                    f"got {scale}"
-                )
-            for pg in self.optimizers[g.name].param_groups:
-                pg["lr"] = g.lr * factor * scale
-
-    def lrs(self) -> dict[str, float]:
-        return {f"lr/{n}": o.param_groups[0]["lr"] for n, o in self.optimizers.items()}
-
-    def __call__(self, batch: Mapping[str, Any], step_index: int) -> dict[str, float]:
-        """Run one step; returns the loss terms as floats (``G/gan_A``, ``G/total``, ...).
-
-        Raises:
-            NonFiniteLossError: a loss term is NaN or infinite (before any weight changes
-                of that group).
-        """
-        model, amp = self.model, self.amp_dtype
-        out: dict[str, float] = {}
-        with runtime.autocast(self.device, amp):
-            cache = model.forward_step(batch)
-        for group in model.step_groups(step_index):
-            for name, mods in self.modules.items():
-                set_requires_grad(mods, name == group)
-            ctx = self.group_context(group) if self.group_context else contextlib.nullcontext()
-            with ctx:
-                with runtime.autocast(self.device, amp):
-                    losses = model.losses(group, batch, cache)
-                total = sum(losses.values())
-                values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
-                for name, val in zip(losses, values, strict=True):
-                    if not math.isfinite(val):
-                        raise NonFiniteLossError(step_index + 1, f"{group}/{name}", val)
-                    out[f"{group}/{name}"] = val
-                out[f"{group}/total"] = sum(values)
-                opt = self.optimizers[group]
-                opt.zero_grad(set_to_none=True)
-                self.scaler.scale(total).backward()
-            if self.grad_clip > 0:
-                self.scaler.unscale_(opt)
-                params = [p for m in self.modules[group] for p in m.parameters()]
-                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-            self.scaler.step(opt)
-            self.scaler.update()
-            model.after_step(group, step_index)
-        for mods in self.modules.values():
-            set_requires_grad(mods, True)
-        self.last_cache = cache
-        return out
 
 
 class Trainer:
@@ -393,7 +274,7 @@ class Trainer:
         decay_start = getattr(schedule, "decay_start", 0.5)
         lr_factor(kind, decay_start, 0, total)  # validate the kind before training
 
-        start, skipped = self._restore(stepper, header) if header is not None else (0, 0)
+        start, skipped = restore(stepper, header) if header is not None else (0, 0)
         if start > total:
             raise ConfigError(
                 f"the checkpoint is at step {start}, beyond this run's length of {total} steps; "
@@ -668,70 +549,3 @@ class Trainer:
                     sig.protected = protected
             self.ctx.pm.hook.i2i_checkpoint_saved(run=info, path=path, step=self.step)
         self._last_saved = self.step
-
-    def _restore(self, stepper: TrainStep, header: CheckpointHeader) -> tuple[int, int]:
-        """Load the latest checkpoint of the run into ``stepper``; returns (step, skipped).
-
-        Raises:
-            CheckpointError: the checkpoint's files do not restore this run (the message says
-                which file and why; nothing of it is unpickled).
-        """
-        ckpt = load_checkpoint(header.path)
-        state = ckpt.trainer_state()
-        where = ckpt.path.parent
-        for key, tp in _TRAINER_STATE_KEYS.items():
-            if key not in state and key in ("optimizers", "scaler"):
-                raise CheckpointError(f"{where / TRAINER_STATE} has no {key!r}; {DAMAGED}")
-            if key in state and (not isinstance(state[key], tp) or isinstance(state[key], bool)):
-                raise CheckpointError(
-                    f"{where / TRAINER_STATE}: {key!r} is a {type(state[key]).__name__}; {DAMAGED}"
-                )
-        try:
-            stepper.model.load_state_dict(ckpt.weights, strict=True)
-            for name, opt in stepper.optimizers.items():
-                if name not in state["optimizers"]:
-                    raise CheckpointError(f"{where} has no state for optimizer '{name}'")
-                opt.load_state_dict(state["optimizers"][name])
-                _check_optimizer_state(opt, name, where)
-            stepper.scaler.load_state_dict(state["scaler"])
-            stepper.model.load_training_state(state.get("training_state", {}))
-            runtime.set_rng_state({k: v for k, v in state.items() if k.startswith("rng/")})
-        except I2IError:
-            raise
-        except Exception as e:  # noqa: BLE001 - whatever the state holds, one line
-            first = one_line((str(e).strip().splitlines() or [""])[0])[:200]
-            raise CheckpointError(
-                f"{where} cannot be resumed ({type(e).__name__}: {first}); its trainer.pt does "
-                "not fit this run: resume from another checkpoint or start a new run"
-            ) from e
-        bad = non_finite(state)
-        if bad:
-            raise CheckpointError(
-                f"{where / 'trainer.pt'} holds NaN or infinite values ({bad[0]}); resume from "
-                "another checkpoint"
-            )
-        log.info("resumed from %s at step %d", where, ckpt.step)
-        return int(state["step"]), int(state.get("skipped_images", 0))
-
-
-#: trainer.pt's keys and their types (``rng/*`` tensors besides); the first two are required
-_TRAINER_STATE_KEYS: dict[str, type] = {
-    "optimizers": dict,
-    "scaler": dict,
-    "training_state": dict,
-    "skipped_images": int,
-    "world_size": int,
-}
-
-
-def _check_optimizer_state(opt: torch.optim.Optimizer, name: str, where: Path) -> None:
-    """Every per-parameter state tensor (Adam's moments) has its parameter's shape."""
-    for group in opt.param_groups:
-        for p in group["params"]:
-            for key, v in opt.state.get(p, {}).items():
-                if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape != p.shape:
-                    raise CheckpointError(
-                        f"{where}: optimizer '{name}' state '{key}' has shape {list(v.shape)} "
-                        f"for a parameter of shape {list(p.shape)}; resume from another "
-                        "checkpoint"
-                    )

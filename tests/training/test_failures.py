@@ -251,6 +251,8 @@ def test_run_directory_is_locked_and_stale_temporaries_go(demo_data, tiny_run, t
     stale.mkdir()
     (stale / "model.safetensors").write_bytes(b"torn")
     (run / "checkpoints" / ".latest.abc.tmp").write_text("step_")
+    # a crash while re-saving step 1 moved it aside: it is put back, not deleted
+    (run / "checkpoints" / "step_0000001").rename(run / "checkpoints" / ".old-step_0000001-99999")
     with lock_run(run), pytest.raises(ConfigError, match="being trained by another process"):
         tiny_run("cyclegan", demo_data("unpaired"), run, steps=2, resume=True)
     tiny_run("cyclegan", demo_data("unpaired"), run, steps=2, resume=True)
