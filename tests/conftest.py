@@ -80,3 +80,19 @@ def tiny_run(ctx: Context) -> Callable[..., RunInfo]:
         return Trainer(c, rc, out, resume=resume).fit()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def one_step_run(ctx: Context, demo_data: Callable[[str], Path], tmp_path_factory) -> Path:
+    """A real 1-step tiny CycleGAN run, made once per session. Read it or copy it; never write
+    into it (tests that edit checkpoints copy it first)."""
+    spec = ctx.models.get("cyclegan")
+    out = tmp_path_factory.mktemp("one-step") / "run"
+    rc = resolve_run_config(
+        spec,
+        demo_data("unpaired"),
+        train_options={**TINY_TRAIN, "steps": 1},
+        overrides=list(spec.tiny),
+    )
+    Trainer(ctx, rc, out).fit()
+    return out

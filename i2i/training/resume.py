@@ -5,10 +5,12 @@ every part of the state checked first (nothing is unpickled; whatever does not f
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
 
+from i2i.config import check_optim_values
 from i2i.errors import CheckpointError, I2IError, one_line
 from i2i.training import runtime
 from i2i.training.checkpoint import (
@@ -46,7 +48,9 @@ def restore(stepper: TrainStep, header: CheckpointHeader) -> tuple[int, int]:
         for name, opt in stepper.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{where} has no state for optimizer '{name}'")
-            opt.load_state_dict(state["optimizers"][name])
+            with warnings.catch_warnings():  # torch warns about odd values; checked next
+                warnings.simplefilter("ignore")
+                opt.load_state_dict(state["optimizers"][name])
             _check_optimizer_state(opt, name, where)
         stepper.scaler.load_state_dict(state["scaler"])
         stepper.model.load_training_state(state.get("training_state", {}))
@@ -80,13 +84,34 @@ _TRAINER_STATE_KEYS: dict[str, type] = {
 
 
 def _check_optimizer_state(opt: torch.optim.Optimizer, name: str, where: Path) -> None:
-    """Every per-parameter state tensor (Adam's moments) has its parameter's shape."""
+    """Adam's settings are numbers in range, and every per-parameter state entry (step, moments)
+    is a tensor, non-scalar ones of their parameter's shape.
+
+    Raises:
+        CheckpointError: the first entry that would fail (or silently misbehave) in a step.
+    """
+    fix = "resume from another checkpoint"
     for group in opt.param_groups:
+        try:
+            b1, b2 = (float(b) for b in group["betas"])
+            check_optim_values(
+                "", lr=float(group["lr"]), beta1=b1, beta2=b2,
+                weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(
+                f"{where}: optimizer '{name}' has unusable settings ({one_line(str(e))[:120]}); "
+                f"{fix}"
+            ) from None
         for p in group["params"]:
             for key, v in opt.state.get(p, {}).items():
-                if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape != p.shape:
+                if not isinstance(v, torch.Tensor):
+                    raise CheckpointError(
+                        f"{where}: optimizer '{name}' state '{key}' is a {type(v).__name__}, not "
+                        f"a tensor; {fix}"
+                    )
+                if v.ndim > 0 and v.shape != p.shape:
                     raise CheckpointError(
                         f"{where}: optimizer '{name}' state '{key}' has shape {list(v.shape)} "
-                        f"for a parameter of shape {list(p.shape)}; resume from another "
-                        "checkpoint"
+                        f"for a parameter of shape {list(p.shape)}; {fix}"
                     )

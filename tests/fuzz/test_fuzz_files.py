@@ -103,20 +103,6 @@ def _set(tree: dict, path: tuple, value: Any) -> None:
 # -- checkpoint metadata -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_run_dir(ctx, demo_data, tmp_path_factory) -> Path:
-    from i2i.training.trainer import Trainer
-
-    spec = ctx.models.get("cyclegan")
-    out = tmp_path_factory.mktemp("fuzz") / "run"
-    train = {"size": 32, "load_size": 36, "workers": 0, "device": "cpu", "steps": 1,
-             "sample_every": 0}  # fmt: skip
-    rc = resolve_run_config(spec, demo_data("unpaired"), train_options=train,
-                            overrides=list(spec.tiny))  # fmt: skip
-    Trainer(ctx, rc, out).fit()
-    return out
-
-
 def metadata(base: dict[str, str]) -> st.SearchStrategy[dict[str, str]]:
     cfg = json.loads(base["i2i_run_config"])
     edits = st.lists(st.tuples(st.sampled_from(_leaves(cfg)), json_values), max_size=4)
@@ -163,22 +149,22 @@ def _base_meta(run: Path) -> dict[str, str]:
         return dict(sf.metadata())
 
 
-def test_checkpoint_metadata_quick(ctx, tiny_run_dir) -> None:
+def test_checkpoint_metadata_quick(ctx, one_step_run) -> None:
     @QUICK
-    @given(metadata(_base_meta(tiny_run_dir)))
+    @given(metadata(_base_meta(one_step_run)))
     def prop(meta):
-        _check_metadata(ctx, tiny_run_dir, meta)
+        _check_metadata(ctx, one_step_run, meta)
 
     with flat_memory():
         prop()
 
 
 @pytest.mark.fuzz
-def test_checkpoint_metadata_long(ctx, tiny_run_dir) -> None:
+def test_checkpoint_metadata_long(ctx, one_step_run) -> None:
     @long(400)
-    @given(metadata(_base_meta(tiny_run_dir)))
+    @given(metadata(_base_meta(one_step_run)))
     def prop(meta):
-        _check_metadata(ctx, tiny_run_dir, meta)
+        _check_metadata(ctx, one_step_run, meta)
 
     with flat_memory():
         prop()
@@ -248,26 +234,26 @@ def _check_resume(ctx, demo_data, run: Path, ops: list) -> None:
         outcome(lambda: restore(TrainStep(model, torch.device("cpu")), header))
 
 
-def test_trainer_state_quick(ctx, demo_data, tiny_run_dir) -> None:
-    state = torch.load(find_checkpoint(tiny_run_dir).parent / "trainer.pt", weights_only=True)
+def test_trainer_state_quick(ctx, demo_data, one_step_run) -> None:
+    state = torch.load(find_checkpoint(one_step_run).parent / "trainer.pt", weights_only=True)
 
     @QUICK
     @given(_mutations(state))
     def prop(ops):
-        _check_resume(ctx, demo_data, tiny_run_dir, ops)
+        _check_resume(ctx, demo_data, one_step_run, ops)
 
     with flat_memory():
         prop()
 
 
 @pytest.mark.fuzz
-def test_trainer_state_long(ctx, demo_data, tiny_run_dir) -> None:
-    state = torch.load(find_checkpoint(tiny_run_dir).parent / "trainer.pt", weights_only=True)
+def test_trainer_state_long(ctx, demo_data, one_step_run) -> None:
+    state = torch.load(find_checkpoint(one_step_run).parent / "trainer.pt", weights_only=True)
 
     @long(80)
     @given(_mutations(state))
     def prop(ops):
-        _check_resume(ctx, demo_data, tiny_run_dir, ops)
+        _check_resume(ctx, demo_data, one_step_run, ops)
 
     with flat_memory():
         prop()

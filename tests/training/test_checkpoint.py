@@ -76,22 +76,6 @@ def test_errors_are_clear(tmp_path) -> None:
 # -- tampered checkpoints: one line, nothing built beyond the weights' size ---------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(ctx, demo_data, tmp_path_factory):
-    """A real 1-step CycleGAN run (its checkpoint is copied and edited by the tests)."""
-    from i2i.training.run import resolve_run_config
-    from i2i.training.trainer import Trainer
-
-    spec = ctx.models.get("cyclegan")
-    out = tmp_path_factory.mktemp("ckpt") / "run"
-    train = {"size": 32, "load_size": 36, "workers": 0, "device": "cpu", "steps": 1,
-             "sample_every": 0}  # fmt: skip
-    rc = resolve_run_config(spec, demo_data("unpaired"), train_options=train,
-                            overrides=list(spec.tiny))  # fmt: skip
-    Trainer(ctx, rc, out).fit()
-    return out
-
-
 def _copy_with_meta(src_run, dst, edit):
     import shutil
 
@@ -139,7 +123,7 @@ TAMPERED = [
 
 
 @pytest.mark.parametrize("case", TAMPERED, ids=[c[0] for c in TAMPERED])
-def test_tampered_metadata_fails_in_one_line(case, ctx, tiny_ckpt, tmp_path) -> None:
+def test_tampered_metadata_fails_in_one_line(case, ctx, one_step_run, tmp_path) -> None:
     import resource
     import time
 
@@ -147,7 +131,7 @@ def test_tampered_metadata_fails_in_one_line(case, ctx, tiny_ckpt, tmp_path) -> 
     from i2i.training.checkpoint import load_model
 
     _, edit, expected = case
-    f = _copy_with_meta(tiny_ckpt, tmp_path / "run", edit)
+    f = _copy_with_meta(one_step_run, tmp_path / "run", edit)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     with pytest.raises(I2IError) as err:
@@ -159,7 +143,7 @@ def test_tampered_metadata_fails_in_one_line(case, ctx, tiny_ckpt, tmp_path) -> 
     assert expected in msg and "\n" not in msg and str(f) in msg
 
 
-def test_trainer_state_is_checked_on_resume(ctx, demo_data, tiny_ckpt, tmp_path) -> None:
+def test_trainer_state_is_checked_on_resume(ctx, demo_data, one_step_run, tmp_path) -> None:
     import shutil
 
     from i2i.training.run import resolve_run_config
@@ -183,10 +167,14 @@ def test_trainer_state_is_checked_on_resume(ctx, demo_data, tiny_ckpt, tmp_path)
         ),
         "rng": (lambda s: s.update({"rng/cpu": torch.zeros(3, dtype=torch.uint8)}),
                 "cannot be resumed (RuntimeError"),
+        "step-list": (lambda s: s["optimizers"]["G"]["state"][0].update(step=[1]),
+                      "cannot be resumed (TypeError"),
+        "lr-text": (lambda s: s["optimizers"]["D"]["param_groups"][0].update(lr="fast"),
+                    "optimizer 'D' has unusable settings"),
     }  # fmt: skip
     for name, (edit, expected) in edits.items():
         run = tmp_path / name
-        shutil.copytree(tiny_ckpt, run)
+        shutil.copytree(one_step_run, run)
         f = find_checkpoint(run).parent / "trainer.pt"
         state = torch.load(f, weights_only=True)
         edit(state)
