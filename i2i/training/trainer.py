@@ -451,6 +451,8 @@ class Trainer:
     def _record_failure(self, e: BaseException) -> None:
         """status.json "failed" with the reason (once the folder holds a run), observers told."""
         fail = describe_failure(e)
+        if self.info is not None:
+            self.info.status, self.info.message = fail.status, fail.message
         if self.rank == 0 and (self.run_dir / "config.toml").is_file():
             try:
                 if self.info is not None:
