@@ -401,9 +401,11 @@ class Trainer:
             info.stop_signal = signal.SIGINT
             twice = sig is not None and sig.sigints >= 2
             info.stop_reason = "received SIGINT twice" if twice else "interrupted (Ctrl-C)"
+        elif sig is not None and sig.signum is not None:
+            info.stop_signal = info.stop_signal or sig.signum
         if consistent and (self._last_saved != self.step or not self._has_checkpoint()):
             self._checkpoint(stepper, info)
-        if info.stop_reason is not None:
+        if info.stop_reason is not None and self.step < info.total_steps:
             status = "interrupted"
             lost = f": step {self.step + 1} was abandoned" if hard and not consistent else ""
             then = (

@@ -97,8 +97,10 @@ def kill_and_resume(
             os.killpg(proc.pid, sig)
         _, err = proc.communicate(timeout=300)
         assert "Traceback" not in err, err[-3000:]
-        if sig == signal.SIGTERM and proc.returncode not in (0,):
-            assert proc.returncode == 143, (proc.returncode, err[-2000:])
+        if sig == signal.SIGTERM and proc.returncode != 0:
+            # 143 from i2i's handlers; -15 when it came before Python reached them (starting up:
+            # nothing begun, nothing lost)
+            assert proc.returncode in (143, -signal.SIGTERM), (proc.returncode, err[-2000:])
         _check_consistent(run)
     final = subprocess.run(_command(data, run, steps), env=_env(), timeout=900,
                            capture_output=True, text=True)  # fmt: skip

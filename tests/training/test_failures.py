@@ -259,3 +259,38 @@ def test_run_directory_is_locked_and_stale_temporaries_go(demo_data, tiny_run, t
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "latest", "step_0000001", "step_0000002"
     ]  # fmt: skip
+
+
+class SigtermAt:
+    """Sends SIGTERM to this process after a step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    @i2i.hookimpl
+    def i2i_train_step_end(self, run, step, logs) -> None:
+        if step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_exit_status_and_the_last_step(demo_data, tmp_path) -> None:
+    """A SIGTERM mid-run ends it 'interrupted' with exit status 143; one during the last step
+    lets the run complete (nothing left to resume)."""
+    from i2i.cli.train import run_training
+    from i2i.errors import Interrupted
+
+    def train(run, steps: int, at: int):
+        ctx = load_context(extra=[("term", SigtermAt(at))])
+        spec = ctx.models.get("cyclegan")
+        opts = {"size": 32, "load_size": 36, "workers": 0, "device": "cpu", "steps": steps,
+                "sample_every": 0, "checkpoint_every": 0, "log_every": 1}  # fmt: skip
+        return run_training(ctx, spec, demo_data("unpaired"), run, train_options=opts,
+                            overrides=list(spec.tiny), progress=False)  # fmt: skip
+
+    with pytest.raises(Interrupted) as err:
+        train(tmp_path / "mid", steps=4, at=2)
+    assert err.value.exit_code == 143
+    assert str(err.value).startswith("training received SIGTERM; progress is saved in checkpoint "
+                                     "step_0000002")  # fmt: skip
+    info = train(tmp_path / "last", steps=2, at=2)
+    assert info.status == "completed" and _status(tmp_path / "last")["status"] == "completed"
