@@ -2,6 +2,7 @@
 # make test : create .venv, install i2i with test extras, run ruff and the test suite
 #             (installs Debian's chromium for the web page test: make browser)
 # make bench-serve : the translation server's throughput and latency with and without batching
+# make fuzz : the long fault-injection and fuzz variants (docs/reliability.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
 BROWSER ?= /usr/bin/chromium
 
-.PHONY: demo test lint pytest bench bench-serve browser clean
+.PHONY: demo test lint pytest fuzz bench bench-serve browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,11 @@ pytest: $(VENV)/.installed-test browser
 	I2I_REQUIRE_BROWSER=1 I2I_CHROMIUM=$(BROWSER) $(BIN)/python -m pytest
 
 test: lint pytest
+
+# long fault-injection and fuzz variants (kill -9 / SIGTERM at random moments, Hypothesis);
+# under 10 minutes on 2 CPU cores; I2I_FUZZ_SEED=N replays the printed kill seed
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m fuzz tests/fuzz
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4

@@ -51,7 +51,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from i2i.errors import ConfigError, ExportError
+from i2i.errors import ConfigError, ExportError, is_out_of_memory
 from i2i.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, build_metadata, input_names
 from i2i.nn import disable_dropout
 from i2i.specs import InferenceInfo
@@ -548,6 +548,8 @@ def export_module(
                 do_constant_folding=True,
             )
     except Exception as e:  # noqa: BLE001 - the exporter raises many types
+        if is_out_of_memory(e) or isinstance(e, OSError):
+            raise  # the CLI's one line says what ran out
         raise ExportError(
             f"torch.onnx.export failed for {type(module).__name__} (opset {opset}): {_one_line(e)}"
         ) from e

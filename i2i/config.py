@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -26,7 +27,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from i2i.errors import ConfigError
+from i2i.errors import ConfigError, describe_os_error, one_line
+
+MAX_TOML_BYTES = 16 * 1024 * 1024
 
 C = TypeVar("C")
 
@@ -100,6 +103,23 @@ class DiscriminatorConfig:
     init_gain: float = opt(0.02, "scale of the weight init")
 
 
+def check_optim_values(prefix: str = "optim.", **values: float) -> None:
+    """Check Adam settings before an optimizer is made: learning rates and weight decay finite
+    and >= 0, betas in [0, 1). Keys starting with ``beta`` are betas.
+
+    Raises:
+        ConfigError: the first bad value, named with ``prefix`` (``optim.lr``).
+    """
+    for key, value in values.items():
+        v = float(value)
+        name = f"'{prefix}{key}'" if prefix.endswith(".") else f"{prefix}{key}"
+        if key.startswith("beta"):
+            if not (math.isfinite(v) and 0.0 <= v < 1.0):
+                raise ConfigError(f"{name} must be in [0, 1) (Adam's betas), got {value}")
+        elif not (math.isfinite(v) and v >= 0.0):
+            raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
     """Adam optimizer settings (one optimizer per network group)."""
@@ -109,6 +129,12 @@ class OptimConfig:
     beta1: float = opt(0.5, "Adam beta1")
     beta2: float = opt(0.999, "Adam beta2")
     weight_decay: float = opt(0.0, "Adam weight decay")
+
+    def __post_init__(self) -> None:
+        check_optim_values(
+            "optim.", lr=self.lr, lr_d=self.lr_d, beta1=self.beta1, beta2=self.beta2,
+            weight_decay=self.weight_decay,
+        )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +258,21 @@ def effective_load_size(size: int, load_size: int) -> int:
         return 0
     return load_size or int(round(size * 286 / 256))
 
+    def __post_init__(self) -> None:
+        at_least = {
+            "steps": 0, "epochs": 0, "batch_size": 1, "size": 1, "load_size": 0, "workers": 0,
+            "log_every": 0, "sample_every": 0, "checkpoint_every": 0, "keep_checkpoints": 0,
+        }  # fmt: skip
+        for key, low in at_least.items():
+            value = getattr(self, key)
+            if isinstance(value, int) and not isinstance(value, bool) and value < low:
+                zero = {"steps": " (0 = use train.epochs)", "epochs": " (0 = use train.steps)"}
+                raise ConfigError(f"'train.{key}' must be >= {low}{zero.get(key, '')}, got {value}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise ConfigError(
+                f"'train.grad_clip' must be a finite number >= 0 (0 = off), got {self.grad_clip}"
+            )
+
 
 # ---------------------------------------------------------------------------------------------
 # Strict loading
@@ -320,6 +361,8 @@ def from_dict(cls: type[C], data: Mapping[str, Any], *, prefix: str = "") -> C:
         kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
     try:
         return cls(**kwargs)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as e:
         raise ConfigError(f"invalid config for {prefix or cls.__name__}: {e}") from None
 
@@ -400,9 +443,28 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; pass an existing .toml file")
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"config file {p} cannot be read: {describe_os_error(e)}") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise ConfigError(
+            f"config file {p} is {len(raw)} bytes, more than a config needs "
+            f"({MAX_TOML_BYTES}); is it the right file?"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+            "TOML files must be UTF-8: save it as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        raise ConfigError(f"config file {p} is not valid TOML: {one_line(str(e))}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {p} nests tables or arrays too deeply") from None
+    return data
 
 
 def describe(config: Any, prefix: str = "") -> list[tuple[str, str, str]]:

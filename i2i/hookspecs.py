@@ -248,4 +248,6 @@ def i2i_artifact_saved(run: RunInfo, path: Path, kind: str, step: int) -> None:
 
 @hookspec
 def i2i_train_end(run: RunInfo, step: int, status: str) -> None:
-    """The run ended with ``status`` ``"completed"``, ``"interrupted"`` or ``"failed"``."""
+    """The run ended with ``status`` ``"completed"``, ``"interrupted"`` or ``"failed"``
+    (called for every failure too; ``run.message`` is the one-line reason and what was saved,
+    ``run.warnings`` lists warnings such as diverging losses)."""

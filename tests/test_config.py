@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
 from i2i.config import (
     GeneratorConfig,
+    OptimConfig,
     TrainConfig,
     apply_overrides,
     describe,
@@ -66,3 +68,43 @@ def test_load_toml_errors(tmp_path) -> None:
     bad.write_text("a = = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_toml(bad)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"steps": -5}, "'train.steps' must be >= 0 (0 = use train.epochs), got -5"),
+        ({"epochs": -1}, "'train.epochs' must be >= 0"),
+        ({"batch_size": 0}, "'train.batch_size' must be >= 1"),
+        ({"workers": -2}, "'train.workers' must be >= 0"),
+        ({"grad_clip": float("nan")}, "'train.grad_clip' must be a finite number >= 0"),
+    ],
+)
+def test_train_settings_are_checked(overrides, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        from_dict(TrainConfig, overrides, prefix="train.")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lr": float("nan")}, "'optim.lr' must be a finite number >= 0, got nan"),
+        ({"lr": float("inf")}, "'optim.lr' must be a finite number >= 0, got inf"),
+        ({"lr_d": -1.0}, "'optim.lr_d' must be a finite number >= 0"),
+        ({"beta1": 2.0}, "'optim.beta1' must be in [0, 1) (Adam's betas), got 2.0"),
+        ({"beta2": 1.0}, "'optim.beta2' must be in [0, 1)"),
+    ],
+)
+def test_optimizer_settings_are_checked(overrides, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        from_dict(OptimConfig, overrides, prefix="optim.")
+
+
+def test_config_file_must_be_utf8_toml(tmp_path) -> None:
+    f = tmp_path / "latin1.toml"
+    f.write_bytes('[train]\nformat = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 0xe9 at offset 21\)"):
+        load_toml(f)
+    f.write_bytes(b"a = " + b"[" * 5000 + b"]" * 5000)
+    with pytest.raises(ConfigError, match="nests tables or arrays too deeply|not valid TOML"):
+        load_toml(f)

@@ -1,18 +1,21 @@
 """The ``i2i`` command: a Typer app built from the plugin context.
 
 Every command group lives in its own module; plugins add commands through the
-``i2i_register_commands`` hook. Errors print one line (``error: ...``) and exit 1; set
-``I2I_DEBUG=1`` for the traceback.
+``i2i_register_commands`` hook. Every command, built-in or a plugin's, goes through ONE error
+path (:func:`report_failure`): any failure (an i2i error, a full disk, out of memory, an
+unexpected exception, Ctrl-C or SIGTERM) prints one line on stderr and exits non-zero (1 failed,
+130 SIGINT, 143 SIGTERM); ``--debug`` or ``I2I_DEBUG=1`` adds the traceback.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import typer
 
-from i2i.cli.common import debug_enabled, handle_errors, report_error, setup_logging
-from i2i.errors import I2IError
+from i2i.cli.common import handle_errors, report_failure, setup_logging, stop_signals_raise
 from i2i.manager import Context, load_context
 
 
@@ -70,8 +73,14 @@ def build_app(ctx: Context) -> typer.Typer:
             callback=_print_version,
             help="show the versions of i2i, torch (CUDA), onnxruntime and the plugins, and exit",
         ),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="warnings and errors only"),
+        debug: bool = typer.Option(
+            False, "--debug", help="show the traceback of a failure (same as I2I_DEBUG=1)"
+        ),
     ) -> None:
-        setup_logging(verbose)
+        if debug:
+            os.environ["I2I_DEBUG"] = "1"  # also reaches torchrun's worker processes
+        setup_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
     for module in (
         train,
@@ -102,12 +111,15 @@ def main(argv: list[str] | None = None) -> None:
 
         typer.echo(version_report())
         return
-    try:
-        ctx = load_context()
-        app = build_app(ctx)
-    except I2IError as e:
-        if debug_enabled():
-            raise
-        report_error(e)
-        sys.exit(1)
-    app(args=argv, prog_name="i2i")
+    for a in args:  # the global --debug, before the plugins load (their errors too)
+        if a == "--debug":
+            os.environ["I2I_DEBUG"] = "1"
+        if not a.startswith("-"):
+            break
+    with stop_signals_raise():
+        try:
+            ctx = load_context()
+            app = build_app(ctx)
+        except BaseException as e:  # noqa: BLE001 - the one error path
+            sys.exit(report_failure(e))
+        app(args=argv, prog_name="i2i")

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from i2i.cli.common import err_console, handle_errors, say
 from i2i.config import describe
-from i2i.errors import ConfigError
+from i2i.errors import ConfigError, Interrupted
 from i2i.hookspecs import hookimpl
 from i2i.manager import Context
 from i2i.specs import ModelSpec
@@ -79,6 +79,9 @@ def run_training(
     Raises:
         ConfigError: the run directory holds a run and ``resume`` is off, or it holds a run of
             another family.
+        Interrupted: a signal (or a plugin) stopped the run; its checkpoint is saved and
+            ``exit_code`` is 128 + the signal (130 SIGINT, 143 SIGTERM), so ``i2i train ... &&
+            i2i export ...`` does not go on with a half-trained model.
     """
     from i2i.training.trainer import Trainer
 
@@ -123,13 +126,16 @@ def run_training(
         ctx.pm.register(observer, name="cli-progress")
     try:
         trainer = Trainer(ctx, run_config, out, resume=resume and has_run)
-        return trainer.fit()
+        info = trainer.fit()
     finally:
         if observer is not None:
             if observer.task is not None:
                 observer.progress.stop()
             ctx.pm.unregister(observer)
         distributed.teardown()
+    if info.status == "interrupted":
+        raise Interrupted(f"training {info.message}", info.stop_signal)
+    return info
 
 
 def _epilog(spec: ModelSpec) -> str:
@@ -217,10 +223,9 @@ def _make_command(ctx: Context, spec: ModelSpec) -> Any:
         )
         if not info.is_main:
             return
-        status = "interrupted" if info.stop_reason else "finished"
-        say(f"{spec.name} run {status} in {out_dir}; results page: {out_dir / 'index.html'}")
-        if info.stop_reason:
-            say(f"stopped ({info.stop_reason}); continue with the same command plus --resume")
+        warned = f" with {len(info.warnings)} warning(s) (see status.json)" if info.warnings else ""
+        page = out_dir / "index.html"
+        say(f"{spec.name} run finished{warned} in {out_dir}; results page: {page}")
 
     command.__doc__ = f"Train {spec.name}: {spec.summary}."
     return handle_errors(command)

@@ -594,7 +594,7 @@ def run_evaluation(
         "step": int(getattr(loaded.checkpoint, "step", 0) or 0),
         **fn(ctx, loaded, data_root, out_dir, **kwargs),
     }
-    from i2i.report._atomic import atomic_write_text
+    from i2i.files import atomic_write_text
 
     atomic_write_text(out_dir / "eval.json", json.dumps(result, indent=1, default=str))
     return result

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from i2i.errors import CheckpointError, ConfigError, InputError
+from i2i.errors import CheckpointError, ConfigError, InputError, describe_load_error
 from i2i.nn._checks import check_choice, checking
 
 __all__ = [
@@ -160,10 +160,9 @@ def _read_state_dict(path: Path) -> Mapping[str, Any]:
         else:  # mmap: a full VGG19 file is ~550 MB, of which only the ~80 MB features are read
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=kind == "zip")
     except Exception as e:  # any decoding failure means an unreadable file
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(
-            f"cannot read VGG19 weights {path}: {first:.200}; expected a torchvision VGG19 "
-            f"state dict saved with torch.save or a .safetensors file; {_HOW_TO_GET}"
+            f"cannot read VGG19 weights {path}: {describe_load_error(e)}; expected a torchvision "
+            f"VGG19 state dict saved with torch.save or a .safetensors file; {_HOW_TO_GET}"
         ) from None
     if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
         raise CheckpointError(

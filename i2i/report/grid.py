@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from i2i.errors import InputError
-from i2i.report._atomic import atomic_write_bytes
+from i2i.files import atomic_write_bytes
 
 __all__ = ["make_grid", "save_grid", "write_grid"]
 

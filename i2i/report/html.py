@@ -26,7 +26,7 @@ from PIL import Image
 
 from i2i import __version__
 from i2i.errors import I2IError
-from i2i.report._atomic import atomic_write_text
+from i2i.files import atomic_write_text
 from i2i.report._html import (
     esc,
     href,

@@ -163,7 +163,7 @@ class TrackingSession:
         """Write ``RUN/tracking.json`` (entries of loggers not in this session are kept)."""
         if self.run is None or not self.run.is_main:
             return
-        from i2i.report._atomic import atomic_write_text
+        from i2i.files import atomic_write_text
 
         with self._lock:
             data = read_tracking(self.run.run_dir)

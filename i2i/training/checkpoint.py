@@ -11,7 +11,11 @@ Layout::
       latest                name of the newest complete checkpoint directory
 
 A checkpoint directory is written under a temporary name and renamed into place, then ``latest``
-is replaced atomically: a crash at any moment leaves the previous checkpoint intact.
+is replaced atomically: a crash at any moment leaves the previous checkpoint intact. Nothing
+non-finite is ever saved. Loading never unpickles objects (safetensors, and ``torch.load`` with
+``weights_only=True``), checks the metadata (family, config JSON, step) and builds the model its
+config describes only within a memory budget taken from the weights' header, so edited metadata
+(``ngf=100000``) fails in one line instead of allocating gigabytes.
 """
 
 from __future__ import annotations
@@ -19,16 +23,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from i2i.errors import CheckpointError
+from i2i.errors import (
+    CheckpointError,
+    ConfigError,
+    NonFiniteStateError,
+    RegistryError,
+    describe_failure,
+    describe_load_error,
+    one_line,
+    os_error_in,
+)
+from i2i.files import file_mode, fsync_dir
+from i2i.training.building import build_model
 from i2i.training.run import write_text_atomic
 
 WEIGHTS = "model.safetensors"
@@ -36,23 +51,78 @@ TRAINER_STATE = "trainer.pt"
 LATEST = "latest"
 #: Names the checkpoint with the best evaluation score (evaluation during training).
 BEST = "best"
+DAMAGED = "the file is damaged or from another program; resume from another checkpoint"
+_NAME = re.compile(r"step_[0-9]{7,}")
 
 
 def checkpoint_name(step: int) -> str:
     return f"step_{step:07d}"
 
 
-def _fsync_dir(path: Path) -> None:
+# -- saving ------------------------------------------------------------------------------------
+
+
+def _floating(tree: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) for every floating-point tensor in nested dicts / lists."""
+    if isinstance(tree, torch.Tensor):
+        if tree.is_floating_point() or tree.is_complex():
+            yield prefix, tree
+    elif isinstance(tree, Mapping):
+        for k, v in tree.items():
+            yield from _floating(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            yield from _floating(v, f"{prefix}.{i}" if prefix else str(i))
+
+
+def non_finite(tree: Any) -> list[str]:
+    """Names of the floating-point tensors in ``tree`` that hold NaN or infinite values."""
+    return [name for name, t in _floating(tree) if not bool(torch.isfinite(t).all())]
+
+
+def check_finite(state_dict: Mapping[str, torch.Tensor], trainer_state: Mapping[str, Any]) -> None:
+    """Refuse to save NaN / infinite weights or optimizer state.
+
+    Raises:
+        NonFiniteStateError: names the first bad tensors (the message says no checkpoint was
+            written).
+    """
+    bad = non_finite(state_dict)
+    where = "weights"
+    if not bad:
+        bad, where = non_finite(trainer_state), "optimizer / training state"
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise NonFiniteStateError(
+            f"the {where} hold NaN or infinite values ({shown}), so they were not saved; the "
+            "learning rate is probably too high: lower it (--set optim.lr=...) or use "
+            "--precision fp32"
+        )
+
+
+def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        save_file(tensors, str(path), metadata=meta)
+    except SafetensorError as e:  # carries "(os error N)" for a full disk, read-only folder ...
+        os_err = os_error_in(e)
+        if os_err is not None:
+            raise OSError(os_err.errno, os_err.strerror, str(path)) from e
+        raise
+
+
+def _write_torch(path: Path, obj: Any) -> None:
+    # a Python file object: a failed write raises OSError with its errno (torch's own writer
+    # would report "unexpected pos ...")
+    with open(path, "wb") as fh:
+        try:
+            torch.save(obj, fh)
+        except (OSError, RuntimeError) as e:
+            cause = e if isinstance(e, OSError) else e.__context__
+            if isinstance(cause, OSError) and cause.errno is not None and cause.filename is None:
+                raise OSError(cause.errno, cause.strerror, str(path)) from e
+            raise
 
 
 def save_checkpoint(
@@ -77,17 +147,24 @@ def save_checkpoint(
 
     Returns:
         The checkpoint directory.
+
+    Raises:
+        NonFiniteStateError: weights or optimizer state hold NaN / inf (nothing is written).
+        CheckpointError: the files could not be written (disk full, read-only folder ...); the
+            previous checkpoint is intact and the message says why.
     """
     from i2i import __version__
 
-    ckpt_root.mkdir(parents=True, exist_ok=True)
+    check_finite(state_dict, trainer_state)
     name = checkpoint_name(step)
     final = ckpt_root / name
     tmp = ckpt_root / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    mode = file_mode()
     try:
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
         tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state_dict.items()}
         meta = {
             "format": "pt",
@@ -96,10 +173,11 @@ def save_checkpoint(
             "i2i_version": __version__,
             "i2i_step": str(step),
         }
-        save_file(tensors, str(tmp / WEIGHTS), metadata=meta)
-        if trainer_state is not None:
-            torch.save(dict(trainer_state, step=step), tmp / TRAINER_STATE)
+        _write_safetensors(tmp / WEIGHTS, tensors, meta)
+        if trainer_state is not None:  # None: weights only (imported models), no resume
+            _write_torch(tmp / TRAINER_STATE, dict(trainer_state, step=step))
         for f in tmp.iterdir():
+            os.chmod(f, mode)  # safetensors writes 0600, torch.save follows the umask
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         if final.exists():  # re-saving the same step: move the old one aside first
@@ -109,13 +187,35 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-        _fsync_dir(ckpt_root)
+        fsync_dir(ckpt_root)
+        write_text_atomic(ckpt_root / LATEST, name + "\n")
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        prev = _latest_name(ckpt_root)
+        kept = f"the previous checkpoint {prev} is intact" if prev else "no checkpoint exists yet"
+        raise CheckpointError(
+            f"could not write checkpoint {name} in {ckpt_root}: {describe_failure(e).message}; "
+            f"{kept}"
+        ) from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    write_text_atomic(ckpt_root / LATEST, name + "\n")
     prune_checkpoints(ckpt_root, keep)
     return final
+
+
+def _latest_name(ckpt_root: Path) -> str:
+    return _pointer(ckpt_root, LATEST)
+
+
+def _pointer(ckpt_root: Path, pointer: str) -> str:
+    """The checkpoint a pointer file (``latest``, ``best``) names, if it names one of this
+    run's complete checkpoints, else ``""``."""
+    try:
+        name = (ckpt_root / pointer).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return name if _NAME.fullmatch(name) and (ckpt_root / name / WEIGHTS).is_file() else ""
 
 
 def list_checkpoints(ckpt_root: Path) -> list[Path]:
@@ -125,7 +225,7 @@ def list_checkpoints(ckpt_root: Path) -> list[Path]:
     return sorted(
         p
         for p in ckpt_root.iterdir()
-        if p.is_dir() and p.name.startswith("step_") and (p / WEIGHTS).is_file()
+        if p.is_dir() and _NAME.fullmatch(p.name) and (p / WEIGHTS).is_file()
     )
 
 
@@ -134,15 +234,60 @@ def prune_checkpoints(ckpt_root: Path, keep: int) -> None:
     name)."""
     if keep <= 0:
         return
-    kept = {(ckpt_root / f).read_text().strip() for f in (LATEST, BEST) if (ckpt_root / f).exists()}
+    kept = {_pointer(ckpt_root, LATEST), _pointer(ckpt_root, BEST)} - {""}
     for p in list_checkpoints(ckpt_root)[:-keep]:
         if p.name not in kept:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def remove_stale_temporaries(ckpt_root: Path) -> list[str]:
+    """Clear what a crashed save left in ``ckpt_root``: ``.tmp-step_*`` folders and
+    ``.latest.*.tmp`` files are deleted; an ``.old-step_N-PID`` folder (a checkpoint moved aside
+    to re-save its step) is put back when ``step_N`` is missing, else deleted. Call it only while
+    holding the run (one trainer per run directory, :func:`i2i.training.run.lock_run`).
+
+    Returns:
+        The names handled.
+    """
+    handled: list[str] = []
+    if not ckpt_root.is_dir():
+        return handled
+    for p in sorted(ckpt_root.iterdir()):
+        n = p.name
+        if n.startswith(".old-step_"):
+            final = ckpt_root / n[len(".old-") :].rsplit("-", 1)[0]
+            if _NAME.fullmatch(final.name) and not final.exists() and (p / WEIGHTS).is_file():
+                os.replace(p, final)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+        elif n.startswith(".tmp-step_"):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        elif n.startswith(".latest.") and n.endswith(".tmp"):
+            p.unlink(missing_ok=True)
+        else:
+            continue
+        handled.append(n)
+    return handled
+
+
+# -- finding and reading ------------------------------------------------------------------------
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
 def find_checkpoint(path: str | Path) -> Path:
     """Resolve a run directory, a checkpoint directory or a ``.safetensors`` file to a
     checkpoint's weights file.
+
+    A run's ``latest`` must name one of its own ``step_NNNNNNN`` folders, and a checkpoint found
+    through a run directory must lie inside it (a ``latest`` holding ``../../elsewhere`` or a
+    symbolic link out of the run is refused).
 
     Raises:
         CheckpointError: nothing usable at ``path`` (the message says what was looked for).
@@ -162,16 +307,116 @@ def find_checkpoint(path: str | Path) -> Path:
     root = p / "checkpoints" if (p / "checkpoints").is_dir() else p
     latest = root / LATEST
     if latest.is_file():
-        cand = root / latest.read_text().strip() / WEIGHTS
+        try:
+            name = latest.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{latest} cannot be read ({e}); delete it") from None
+        if not _NAME.fullmatch(name):
+            raise CheckpointError(
+                f"{latest} names {name[:80]!r}, not a checkpoint folder of this run "
+                "(step_NNNNNNN); it was edited or damaged: write the newest step_* folder's "
+                "name into it, or delete it"
+            )
+        cand = root / name / WEIGHTS
         if cand.is_file():
+            if not _inside(cand, root):
+                raise CheckpointError(
+                    f"{root / name} links outside the run ({cand.resolve()}); a run only loads "
+                    "its own checkpoints: pass that checkpoint's folder explicitly"
+                )
             return cand
-    found = list_checkpoints(root)
+    found = [c for c in list_checkpoints(root) if _inside(c / WEIGHTS, root)]
     if found:
         return found[-1] / WEIGHTS
     raise CheckpointError(
         f"no checkpoint found in {p}; expected {p}/checkpoints/step_*/{WEIGHTS} "
         "(has the run saved one yet?)"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointHeader:
+    """What a checkpoint's weights file says about itself, read without loading any tensor.
+
+    Attributes:
+        path: The ``model.safetensors`` file.
+        family: Model family that wrote it.
+        run_config: The run config (dict) it was trained with.
+        version: i2i version that wrote it.
+        step: Steps completed.
+        shapes: Tensor name -> shape, from the safetensors header.
+    """
+
+    path: Path
+    family: str
+    run_config: dict[str, Any]
+    version: str
+    step: int
+    shapes: dict[str, tuple[int, ...]]
+
+
+def read_header(path: str | Path) -> CheckpointHeader:
+    """Read and check a checkpoint's metadata and tensor shapes (no tensor data is read).
+
+    Raises:
+        CheckpointError: not a safetensors file, no i2i metadata, metadata that is not valid
+            (family, config JSON, step), or metadata that disagrees with itself.
+    """
+    from safetensors import safe_open
+
+    f = find_checkpoint(path)
+    try:
+        with safe_open(str(f), framework="pt") as sf:
+            meta = sf.metadata() or {}
+            shapes = {k: tuple(int(d) for d in sf.get_slice(k).get_shape()) for k in sf.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(
+            f"{f} is not a readable safetensors file ({one_line(str(e))[:200]})"
+        ) from None
+    family, raw = meta.get("i2i_family"), meta.get("i2i_run_config")
+    if family is None or raw is None:
+        raise CheckpointError(
+            f"{f} has no i2i metadata (family, config); it was not written by i2i"
+        )
+    damaged = "the file was edited or damaged; use another checkpoint of the run"
+    try:
+        run_config = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise CheckpointError(
+            f"{f}: metadata i2i_run_config is not valid JSON ({one_line(str(e))[:120]}); {damaged}"
+        ) from None
+    if not isinstance(run_config, dict):
+        raise CheckpointError(f"{f}: metadata i2i_run_config is not a JSON object; {damaged}")
+    if run_config.get("family") != family:
+        raise CheckpointError(
+            f"{f}: metadata disagree: i2i_family is {family[:60]!r} but the run config says "
+            f"{str(run_config.get('family'))[:60]!r}; {damaged}"
+        )
+    step_raw = meta.get("i2i_step", "0")
+    if not re.fullmatch(r"[0-9]{1,12}", step_raw):
+        raise CheckpointError(
+            f"{f}: metadata i2i_step must be a whole number of steps, got {step_raw[:40]!r}; "
+            f"{damaged}"
+        )
+    return CheckpointHeader(
+        path=f,
+        family=family,
+        run_config=run_config,
+        version=meta.get("i2i_version", "?"),
+        step=int(step_raw),
+        shapes=shapes,
+    )
+
+
+def _load_weights(f: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(f))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{f} is not a readable safetensors file ({describe_load_error(e)})"
+        ) from None
 
 
 @dataclasses.dataclass
@@ -186,16 +431,29 @@ class Checkpoint:
     weights: dict[str, torch.Tensor]
 
     def trainer_state(self) -> dict[str, Any]:
-        """Load ``trainer.pt`` beside the weights (for resuming)."""
+        """Load and check ``trainer.pt`` beside the weights (for resuming).
+
+        Raises:
+            CheckpointError: missing, unreadable (never unpickled: ``weights_only=True``), not
+                a dict, or a step other than the weights'.
+        """
         f = self.path.parent / TRAINER_STATE
         if not f.is_file():
             raise CheckpointError(
                 f"{f} is missing; this checkpoint holds weights only and cannot resume training"
             )
         try:
-            return torch.load(f, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise CheckpointError(f"{f} is corrupt ({type(e).__name__}: {e})") from None
+            state = torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any decoding failure: the file is unusable
+            raise CheckpointError(f"{f} cannot be loaded: {describe_load_error(e)}") from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{f} holds a {type(state).__name__}, not a dict; {DAMAGED}")
+        if state.get("step") != self.step:
+            raise CheckpointError(
+                f"{f} is at step {state['step']} but {self.path.name} at step {self.step}: the "
+                f"two files come from different checkpoints; {DAMAGED}"
+            )
+        return state
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -204,27 +462,39 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     Raises:
         CheckpointError: missing, corrupt or not written by i2i.
     """
-    f = find_checkpoint(path)
-    try:
-        weights = load_file(str(f))
-        from safetensors import safe_open
-
-        with safe_open(str(f), framework="pt") as sf:
-            meta = sf.metadata() or {}
-    except (SafetensorError, OSError) as e:
-        raise CheckpointError(f"{f} is not a readable safetensors file ({e})") from None
-    if "i2i_family" not in meta or "i2i_run_config" not in meta:
-        raise CheckpointError(
-            f"{f} has no i2i metadata (family, config); it was not written by i2i"
-        )
+    head = read_header(path)
     return Checkpoint(
-        path=f,
-        family=meta["i2i_family"],
-        run_config=json.loads(meta["i2i_run_config"]),
-        version=meta.get("i2i_version", "?"),
-        step=int(meta.get("i2i_step", 0)),
-        weights=weights,
+        path=head.path,
+        family=head.family,
+        run_config=head.run_config,
+        version=head.version,
+        step=head.step,
+        weights=_load_weights(head.path),
     )
+
+
+# -- rebuilding the model a checkpoint describes ------------------------------------------------
+
+
+def run_config_of(ctx: Any, header: CheckpointHeader) -> Any:
+    """The :class:`~i2i.training.run.RunConfig` in a checkpoint's metadata.
+
+    Raises:
+        CheckpointError: the family is not installed or the config is not valid for it.
+    """
+    from i2i.training.run import run_config_from_dict
+
+    try:
+        return run_config_from_dict(ctx, header.run_config)
+    except RegistryError as e:
+        raise CheckpointError(
+            f"{header.path} was written by the '{header.family[:60]}' family, which is not "
+            f"installed here ({e})"
+        ) from None
+    except ConfigError as e:
+        raise CheckpointError(
+            f"{header.path}: the run config in its metadata is invalid: {e}"
+        ) from None
 
 
 @dataclasses.dataclass
@@ -281,8 +551,9 @@ def run_dir_of(weights: Path) -> Path | None:
 def load_model(ctx: Any, path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Rebuild a family's model from a checkpoint, with no architecture flags.
 
-    The model is left in training mode (:func:`i2i.load_checkpoint`, the public entry point,
-    switches it to eval mode).
+    The metadata is checked and the model built (within the weights' budget, names and shapes
+    compared) before any tensor is read. The model is left in training mode
+    (:func:`i2i.load_checkpoint`, the public entry point, switches it to eval mode).
 
     Args:
         ctx: The plugin :class:`~i2i.manager.Context`.
@@ -292,22 +563,21 @@ def load_model(ctx: Any, path: str | Path, device: torch.device | str = "cpu") -
     Raises:
         CheckpointError: the checkpoint does not match the model its config describes.
     """
-    from i2i.training.run import run_config_from_dict
-
-    ckpt = load_checkpoint(path)
-    run_config = run_config_from_dict(ctx, ckpt.run_config)
-    spec = ctx.models.get(ckpt.family)
-    model = spec.build(run_config.model, ctx)
+    head = read_header(path)
+    run_config = run_config_of(ctx, head)
+    spec = ctx.models.get(head.family)
+    model = build_model(spec, run_config.model, ctx, head)
+    weights = _load_weights(head.path)
     try:
-        model.load_state_dict(ckpt.weights, strict=True)
+        model.load_state_dict(weights, strict=True)
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         raise CheckpointError(
-            f"{ckpt.path} does not fit the '{ckpt.family}' model its config describes "
+            f"{head.path} does not fit the '{head.family}' model its config describes "
             f"(was it written by another version of the plugin?): {' '.join(first[:3])}"
         ) from None
     model.to(device)
-    meta = dataclasses.replace(ckpt, weights={})
+    ckpt = Checkpoint(head.path, head.family, head.run_config, head.version, head.step, {})
     return LoadedModel(
-        model=model, config=run_config, spec=spec, checkpoint=meta, run_dir=run_dir_of(ckpt.path)
+        model=model, config=run_config, spec=spec, checkpoint=ckpt, run_dir=run_dir_of(head.path)
     )

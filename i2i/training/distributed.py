@@ -182,13 +182,13 @@ def all_reduce_mean(values: Mapping[str, float], device: torch.device) -> dict[s
     return dict(zip(keys, t.tolist(), strict=True))
 
 
-def any_rank(flag: bool, device: torch.device) -> bool:
-    """True when ``flag`` is true on any rank (e.g. a stop request), so all ranks agree."""
+def max_over_ranks(value: int, device: torch.device) -> int:
+    """The largest ``value`` over all ranks (e.g. a stop signal number, 0 for none)."""
     if not (dist.is_initialized() and dist.get_world_size() > 1):
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
+        return int(value)
+    t = torch.tensor([float(value)], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+    return int(t.item())
 
 
 def barrier() -> None:

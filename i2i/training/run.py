@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import tomli_w
 
 from i2i.config import TrainConfig, from_dict, load_toml, merge, overrides_to_dict, to_dict
 from i2i.errors import ConfigError
+from i2i.files import atomic_write_text
 from i2i.manager import Context
 from i2i.specs import ModelSpec
 
@@ -50,21 +51,17 @@ class RunConfig:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (see :func:`i2i.files.atomic_write_text`)."""
+    atomic_write_text(path, text)
 
 
 def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict, dict]:
+    for key in ("train", "model"):
+        if not isinstance(overrides.get(key, {}), Mapping):
+            raise ConfigError(
+                f"'{key}' must be a table of settings ([{key}] in a config file, --set "
+                f"{key}.KEY=VALUE), got {overrides[key]!r:.60}"
+            )
     train = dict(overrides.get("train", {}))
     model = dict(overrides.get("model", {}))
     for k, v in overrides.items():
@@ -131,7 +128,12 @@ def run_config_from_dict(ctx: Context, d: Mapping[str, Any]) -> RunConfig:
         family = d["family"]
     except KeyError:
         raise ConfigError("saved run config has no 'family' key; the file is damaged") from None
+    if not isinstance(family, str):
+        raise ConfigError(f"saved run config: 'family' must be a name, got {family!r:.60}")
     spec = ctx.models.get(family)
+    for key in ("train", "model"):
+        if not isinstance(d.get(key, {}), Mapping):
+            raise ConfigError(f"saved run config: '{key}' must be a table of settings")
     train = from_dict(TrainConfig, d.get("train", {}), prefix="train.")
     model = from_dict(spec.config_cls, d.get("model", {}))
     return RunConfig(family=family, data=str(d.get("data", "")), train=train, model=model)
@@ -154,6 +156,13 @@ class RunInfo:
         steps_per_epoch: Optimizer steps per epoch.
         rank: Process rank (0 writes files).
         world_size: Number of processes.
+        stop_reason: Why the run was asked to stop early (None: it was not).
+        stop_signal: The signal that asked for the stop (None: no signal, e.g. a plugin).
+        skipped_images: Unreadable images skipped so far.
+        warnings: Warnings recorded in ``status.json`` (e.g. diverging losses).
+        status: ``running`` while training; at the end ``completed``, ``interrupted`` or
+            ``failed``.
+        message: The end's one-line explanation (what stopped it, what was saved).
     """
 
     run_dir: Path
@@ -165,6 +174,10 @@ class RunInfo:
     world_size: int = 1
     stop_reason: str | None = None
     skipped_images: int = 0
+    stop_signal: int | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    status: str = "running"
+    message: str = ""
 
     @property
     def family(self) -> str:
@@ -180,14 +193,76 @@ class RunInfo:
 
     def write_status(self, status: str, step: int, message: str = "") -> None:
         """Write ``RUN/status.json`` (rank 0 only)."""
+        self.status, self.message = status, message
         if not self.is_main:
             return
-        data = {
-            "family": self.family,
-            "status": status,
-            "step": step,
-            "total_steps": self.total_steps,
-            "message": message,
-            "skipped_images": self.skipped_images,
-        }
-        write_text_atomic(self.run_dir / "status.json", json.dumps(data, indent=1))
+        write_status_file(
+            self.run_dir,
+            family=self.family,
+            status=status,
+            step=step,
+            total_steps=self.total_steps,
+            message=message,
+            skipped_images=self.skipped_images,
+            warnings=self.warnings,
+        )
+
+
+def write_status_file(
+    run_dir: Path,
+    *,
+    family: str,
+    status: str,
+    step: int,
+    total_steps: int | None,
+    message: str = "",
+    skipped_images: int = 0,
+    warnings: list[str] | None = None,
+) -> None:
+    """Write ``RUN/status.json`` atomically."""
+    data = {
+        "family": family,
+        "status": status,
+        "step": step,
+        "total_steps": total_steps,
+        "message": message,
+        "skipped_images": skipped_images,
+        "warnings": list(warnings or []),
+    }
+    write_text_atomic(run_dir / "status.json", json.dumps(data, indent=1))
+
+
+@contextlib.contextmanager
+def lock_run(run_dir: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on the run directory (one training process per run).
+
+    Yields whether a lock is held (False where the OS or file system cannot lock folders;
+    the run goes on unlocked). The lock ends with the process, even one killed with SIGKILL.
+
+    Raises:
+        ConfigError: another process holds the run.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield False
+        return
+    try:
+        fd = os.open(run_dir, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"{run_dir} is being trained by another process right now; wait for it to end "
+                "(or stop it), or choose another --out"
+            ) from None
+        except OSError:  # e.g. a network file system without locks
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
+import os
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,39 @@ import torch
 from torch.utils.data import DataLoader
 
 from i2i.config import effective_load_size
-from i2i.errors import CheckpointError, ConfigError, NonFiniteLossError
+from i2i.errors import (
+    CheckpointError,
+    ConfigError,
+    I2IError,
+    NonFiniteLossError,
+    NonFiniteStateError,
+    add_note,
+    describe_failure,
+    one_line,
+    signal_name,
+)
 from i2i.manager import Context
-from i2i.model import GANModel, set_requires_grad
+from i2i.model import GANModel
 from i2i.specs import DataOptions
 from i2i.tracking.session import TrackingSession, check_loggers
 from i2i.training import distributed, runtime
-from i2i.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from i2i.training.run import RunConfig, RunInfo, write_text_atomic
+from i2i.training.building import build_model
+from i2i.training.checkpoint import (
+    CheckpointHeader,
+    checkpoint_name,
+    list_checkpoints,
+    read_header,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
+from i2i.training.guards import DivergenceMonitor, is_too_small, too_small_error
+from i2i.training.resume import restore
+from i2i.training.run import RunConfig, RunInfo, lock_run, write_status_file, write_text_atomic
 from i2i.training.sampler import ResumableBatchSampler
+from i2i.training.signals import StopSignals, worker_init
+from i2i.training.step import TrainStep
+
+__all__ = ["Trainer", "TrainStep", "data_options", "lr_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +77,6 @@ def lr_factor(kind: str, decay_start: float, step: int, total: int) -> float:
     raise ConfigError(f"unknown schedule kind '{kind}'; use constant or linear_decay")
 
 
-def _ignore_sigint_in_worker(_: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") -> DataOptions:
     """The dataset options of a run (crop, resize, channels, flips)."""
     t = run.train
@@ -73,119 +92,6 @@ def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") 
     )
 
 
-class TrainStep:
-    """One optimization step of a :class:`~i2i.model.GANModel`.
-
-    Runs ``forward_step`` once under autocast, then for each group of ``step_groups``: the
-    group's losses (other groups frozen), a finiteness check naming the bad term, backward
-    through the gradient scaler (active for fp16 only), optional clipping and the optimizer step.
-
-    Args:
-        model: The family's model, already on ``device``.
-        device: Device of the model.
-        amp_dtype: Autocast dtype (None = fp32).
-        grad_clip: Clip each group's gradient norm to this (0 = off).
-
-    Example:
-        >>> step = TrainStep(model, torch.device("cpu"), torch.bfloat16)  # doctest: +SKIP
-        >>> losses = step(batch, step_index=0)  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        model: GANModel,
-        device: torch.device,
-        amp_dtype: torch.dtype | None = None,
-        grad_clip: float = 0.0,
-        fused: bool = True,
-    ) -> None:
-        self.model = model
-        self.device = device
-        self.amp_dtype = amp_dtype
-        self.grad_clip = grad_clip
-        self.groups = model.optimizer_groups()
-        self.modules = {g.name: list(g.modules) for g in self.groups}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        for g in self.groups:
-            params = g.parameters()
-            if not params:
-                raise ConfigError(f"optimizer group '{g.name}' has no parameters")
-            # fused Adam (one kernel per step on CPU and CUDA) where every parameter allows it
-            use_fused = (
-                fused
-                and device.type in ("cpu", "cuda")
-                and all(p.is_floating_point() for p in params)
-            )
-            self.optimizers[g.name] = torch.optim.Adam(
-                params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay, fused=use_fused or None
-            )
-        self.scaler = runtime.make_grad_scaler(device, amp_dtype)
-        self.last_cache: dict[str, torch.Tensor] | None = None
-        #: ``group_context(group)``: a context for one group's losses and backward (the
-        #: distributed trainer synchronizes only that group's gradients).
-        self.group_context: Callable[[str], contextlib.AbstractContextManager] | None = None
-
-    def set_lr_factor(self, factor: float, step: int | None = None) -> None:
-        """Set every group's LR to its base LR times ``factor`` (the schedule's) and, given the
-        0-based ``step``, times the model's :meth:`~i2i.GANModel.lr_scale` for that step.
-
-        Raises:
-            ConfigError: the model's ``lr_scale`` is negative or not finite.
-        """
-        for g in self.groups:
-            scale = 1.0 if step is None else float(self.model.lr_scale(g.name, step))
-            if not (math.isfinite(scale) and scale >= 0):
-                raise ConfigError(
-                    f"lr_scale of group '{g.name}' at step {step} must be a finite number >= 0, "
-                    f"got {scale}"
-                )
-            for pg in self.optimizers[g.name].param_groups:
-                pg["lr"] = g.lr * factor * scale
-
-    def lrs(self) -> dict[str, float]:
-        return {f"lr/{n}": o.param_groups[0]["lr"] for n, o in self.optimizers.items()}
-
-    def __call__(self, batch: Mapping[str, Any], step_index: int) -> dict[str, float]:
-        """Run one step; returns the loss terms as floats (``G/gan_A``, ``G/total``, ...).
-
-        Raises:
-            NonFiniteLossError: a loss term is NaN or infinite (before any weight changes
-                of that group).
-        """
-        model, amp = self.model, self.amp_dtype
-        out: dict[str, float] = {}
-        with runtime.autocast(self.device, amp):
-            cache = model.forward_step(batch)
-        for group in model.step_groups(step_index):
-            for name, mods in self.modules.items():
-                set_requires_grad(mods, name == group)
-            ctx = self.group_context(group) if self.group_context else contextlib.nullcontext()
-            with ctx:
-                with runtime.autocast(self.device, amp):
-                    losses = model.losses(group, batch, cache)
-                total = sum(losses.values())
-                values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
-                for name, val in zip(losses, values, strict=True):
-                    if not math.isfinite(val):
-                        raise NonFiniteLossError(step_index + 1, f"{group}/{name}", val)
-                    out[f"{group}/{name}"] = val
-                out[f"{group}/total"] = sum(values)
-                opt = self.optimizers[group]
-                opt.zero_grad(set_to_none=True)
-                self.scaler.scale(total).backward()
-            if self.grad_clip > 0:
-                self.scaler.unscale_(opt)
-                params = [p for m in self.modules[group] for p in m.parameters()]
-                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-            self.scaler.step(opt)
-            self.scaler.update()
-            model.after_step(group, step_index)
-        for mods in self.modules.values():
-            set_requires_grad(mods, True)
-        self.last_cache = cache
-        return out
-
-
 class Trainer:
     """Train one model family on one dataset into a run directory.
 
@@ -198,6 +104,9 @@ class Trainer:
     Under torchrun (``WORLD_SIZE`` > 1) the trainer joins the process group, shards the data,
     wraps the networks in DDP and lets only rank 0 write files (see
     :mod:`i2i.training.distributed`).
+
+    What a run guarantees when it is stopped or fails (signals, checkpoints, ``status.json``)
+    is described in docs/reliability.md.
 
     Example:
         >>> trainer = Trainer(ctx, run_config, Path("runs/x"))  # doctest: +SKIP
@@ -226,10 +135,6 @@ class Trainer:
                 f"{', '.join(self.format.keys)}, but '{self.spec.name}' needs "
                 f"{', '.join(self.spec.batch_keys)}; choose another --format"
             )
-        if t.batch_size < 1:
-            raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
-        if t.size < 0 or t.size % 1:
-            raise ConfigError(f"train.size must be a positive number of pixels, got {t.size}")
         check_loggers(ctx, run_config)  # --log names and libraries, before any work
         self.dist, self.device = distributed.setup(t.device)
         self.rank, self.world_size = self.dist.rank, self.dist.world_size
@@ -239,6 +144,11 @@ class Trainer:
         self.step = 0
         self.info: RunInfo | None = None
         self.tracking: TrackingSession | None = None
+        self._signals: StopSignals | None = None
+        self._last_saved: int | None = None  # step of the newest checkpoint of this run
+        self._save_failed = False
+        self._started = False  # i2i_train_start was called
+        self._held = contextlib.ExitStack()  # the run directory's lock
 
     # -- setup -------------------------------------------------------------------------------
     def _build_data(self) -> Any:
@@ -263,7 +173,7 @@ class Trainer:
             batch_sampler=sampler,
             num_workers=t.workers,
             pin_memory=self.device.type == "cuda" and t.pin_memory,
-            worker_init_fn=_ignore_sigint_in_worker if t.workers > 0 else None,
+            worker_init_fn=worker_init if t.workers > 0 else None,
             prefetch_factor=2 if t.workers > 0 else None,
             # a private generator: creating the iterator must not consume the global RNG,
             # or a resumed run would diverge from an uninterrupted one
@@ -283,9 +193,48 @@ class Trainer:
             return t.epochs * spe, spe
         raise ConfigError("set train.steps or train.epochs (--steps N or --epochs N) above 0")
 
+    def _check_out_dir(self) -> None:
+        """Refuse an output folder that cannot be written before any work is done."""
+        p = self.run_dir
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        if not p.is_dir():
+            raise ConfigError(f"cannot make the run folder {self.run_dir}: {p} is a file")
+        if not os.access(p, os.W_OK | os.X_OK):
+            try:
+                read_only = bool(os.statvfs(p).f_flag & os.ST_RDONLY)
+            except (OSError, AttributeError):
+                read_only = False
+            why = "is on a read-only file system" if read_only else "is not writable"
+            raise ConfigError(
+                f"cannot write the run to {self.run_dir}: {p} {why}; choose another --out"
+            )
+
+    def _hold_run(self) -> None:
+        """Lock the run directory (one trainer per run) and clear what crashed saves left."""
+        if not self.dist.is_main or not self.run_dir.is_dir():
+            return
+        self._held.enter_context(lock_run(self.run_dir))
+        removed = remove_stale_temporaries(self.run_dir / "checkpoints")
+        if removed:
+            log.info("removed what an interrupted save left behind: %s", ", ".join(removed))
+
+    def _resume_header(self) -> CheckpointHeader:
+        header = read_header(self.run_dir)
+        if header.family != self.cfg.family:
+            raise CheckpointError(
+                f"{header.path} is a '{header.family}' checkpoint, not '{self.cfg.family}'"
+            )
+        return header
+
     # -- main loop ---------------------------------------------------------------------------
     def fit(self) -> RunInfo:
         """Run training to the end (or until stopped). Returns the run info.
+
+        A stop signal or request ends the run after the current step with a checkpoint and
+        ``info.status == "interrupted"`` (no exception). A failure is recorded in
+        ``status.json`` (once the run directory holds a run) and re-raised with a note saying
+        which checkpoint holds the progress.
 
         The experiment loggers of ``train.loggers`` observe the run (rank 0); an exception
         that ends training ends their tracked runs as failed. With ``train.eval_every`` the
@@ -294,8 +243,10 @@ class Trainer:
         ``i2i_evaluation_done``.
 
         Raises:
-            NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is kept).
+            NonFiniteLossError: a loss became NaN/inf (the last, finite, checkpoint is kept).
+            NonFiniteStateError: weights became NaN/inf (never saved).
             DatasetError: the dataset failed validation.
+            CheckpointError: a checkpoint could not be read or written.
         """
         observer = None
         if self.cfg.train.eval_every > 0:
@@ -306,20 +257,28 @@ class Trainer:
             observer = PeriodicEvaluation(self.ctx, self.cfg.train.eval_every, opts)
             self.ctx.pm.register(observer, name="i2i-periodic-eval")
         try:
-            with TrackingSession(self.ctx) as self.tracking:
+            with self._held, TrackingSession(self.ctx) as self.tracking:
                 return self._fit()
+        except BaseException as e:
+            self._record_failure(e)
+            raise
         finally:
             if observer is not None:
                 self.ctx.pm.unregister(observer)
 
     def _fit(self) -> RunInfo:
         t = self.cfg.train
+        if self.dist.is_main:
+            self._check_out_dir()
+            if (self.run_dir / "config.toml").is_file():
+                self._hold_run()
         runtime.configure_torch(self.device, cudnn_benchmark=t.cudnn_benchmark)
         runtime.seed_everything(t.seed + self.rank)
         dataset = self._build_data()
         total, spe = self.total_steps(len(dataset))
 
-        model = self.spec.build(self.cfg.model, self.ctx)
+        header = self._resume_header() if self.resume else None
+        model = build_model(self.spec, self.cfg.model, self.ctx, header)
         if t.sync_bn and self.dist.enabled:
             if self.device.type != "cuda":
                 raise ConfigError(
@@ -337,7 +296,14 @@ class Trainer:
         decay_start = getattr(schedule, "decay_start", 0.5)
         lr_factor(kind, decay_start, 0, total)  # validate the kind before training
 
-        start, skipped = self._restore(stepper) if self.resume else (0, 0)
+        start, skipped = restore(stepper, header) if header is not None else (0, 0)
+        if start > total:
+            raise ConfigError(
+                f"the checkpoint is at step {start}, beyond this run's length of {total} steps; "
+                f"pass --steps {start + 1} or more to train further (the checkpoint is kept as "
+                "it is)"
+            )
+        self._last_saved = start if header is not None else None
         if t.compile:
             for mods in stepper.modules.values():
                 for m in mods:
@@ -366,44 +332,73 @@ class Trainer:
         )
         self.info = info
         if info.is_main:
+            new = not (self.run_dir / "config.toml").is_file()
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            if new:
+                self._hold_run()
             write_text_atomic(self.run_dir / "config.toml", self.cfg.to_toml())
             info.write_status("running", start)
-        hook = self.ctx.pm.hook
         if self.tracking is not None:
             self.tracking.start(info)
-        hook.i2i_train_start(run=info)
+        self.ctx.pm.hook.i2i_train_start(run=info)
+        self._started = True
+        return self._train(info, stepper, dataset, total, spe, kind, decay_start)
 
-        batches = self._loader(dataset, start)
-        status, message = "completed", ""
+    def _train(
+        self,
+        info: RunInfo,
+        stepper: TrainStep,
+        dataset: Any,
+        total: int,
+        spe: int,
+        kind: str,
+        decay_start: float,
+    ) -> RunInfo:
+        t = self.cfg.train
+        hook = self.ctx.pm.hook
+        start = self.step
+        monitor = DivergenceMonitor()
         sums: dict[str, float] = {}
         count = 0
         t0 = time.perf_counter()
-        last_ckpt = start
         batch: dict[str, Any] | None = None
-        with self._signals(info):
+        failure: BaseException | None = None
+        consistent = True  # the in-memory state is that of a completed step
+        with StopSignals(info.request_stop, self.dist.enabled) as sig:
+            self._signals = sig
+            batches: Iterator[Mapping[str, Any]] | None = None
             try:
-                while self.step < total and not self._should_stop(info):
+                with sig.starting_workers():
+                    batches = self._loader(dataset, start)
+                while self.step < total and not self._should_stop(info, sig):
                     stepper.set_lr_factor(lr_factor(kind, decay_start, self.step, total), self.step)
-                    raw = next(batches)
-                    skipped += int(raw.pop("skipped").sum()) if "skipped" in raw else 0
-                    info.skipped_images = skipped
+                    raw = self._next_batch(batches, sig)
+                    skipped = int(raw.pop("skipped").sum()) if "skipped" in raw else 0
+                    info.skipped_images += skipped
                     batch = self._to_device(raw)
-                    terms = stepper(batch, self.step)
+                    sig.in_step = True
+                    try:
+                        terms = stepper(batch, self.step)
+                    except ValueError as e:
+                        if self.step == start and is_too_small(e):
+                            raise too_small_error(e, stepper.model, batch, t.size) from e
+                        raise
                     self.step += 1
+                    sig.in_step = False
                     for k, v in terms.items():
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
                     if self.step % max(1, t.log_every) == 0 or self.step == total:
                         logs = {k: v / count for k, v in sums.items()}
                         logs = distributed.all_reduce_mean(logs, self.device)
+                        info.warnings.extend(monitor.update(self.step, logs))
                         logs.update(stepper.lrs())
                         logs["sec_per_step"] = (time.perf_counter() - t0) / count
                         logs["images_per_sec"] = (
                             t.batch_size * self.world_size / max(logs["sec_per_step"], 1e-12)
                         )
                         logs["epoch"] = self.step / spe
-                        logs["skipped_images"] = skipped
+                        logs["skipped_images"] = info.skipped_images
                         hook.i2i_train_step_end(run=info, step=self.step, logs=logs)
                         sums, count, t0 = {}, 0, time.perf_counter()
                     if info.is_main and t.sample_every > 0 and self.step % t.sample_every == 0:
@@ -412,29 +407,126 @@ class Trainer:
                         t.eval_every > 0 and self.step % t.eval_every == 0
                     ):
                         self._checkpoint(stepper, info)
-                        last_ckpt = self.step
-            except NonFiniteLossError as e:
-                info.write_status("failed", self.step, str(e))
-                hook.i2i_train_end(run=info, step=self.step, status="failed")
-                raise
-        if info.stop_reason is not None:
-            status, message = "interrupted", info.stop_reason
-        if last_ckpt != self.step or not list_checkpoints(self.run_dir / "checkpoints"):
+            except KeyboardInterrupt:  # a second SIGINT: stop now
+                consistent = not sig.in_step
+                sig.hard = True
+            except BaseException as e:  # noqa: BLE001 - recorded below, then re-raised
+                failure, consistent = e, not sig.in_step
+            finally:
+                sig.protected = True  # finishing: a second SIGINT no longer interrupts
+                batches = None  # stops the DataLoader workers while these handlers are active
+            if failure is not None:
+                self._save_after_failure(stepper, info, failure, consistent)
+                if self.step > start or self._last_saved not in (None, start):
+                    add_note(failure, self._saved_note())
+                raise failure
+            return self._finish(stepper, info, batch, consistent)
+
+    def _finish(self, stepper: TrainStep, info: RunInfo, batch: Any, consistent: bool) -> RunInfo:
+        """The end of a completed or stopped session: checkpoint, samples, status."""
+        t = self.cfg.train
+        sig = self._signals
+        hard = sig is not None and sig.hard
+        if hard:
+            info.stop_signal = signal.SIGINT
+            twice = sig is not None and sig.sigints >= 2
+            info.stop_reason = "received SIGINT twice" if twice else "interrupted (Ctrl-C)"
+        elif sig is not None and sig.signum is not None:
+            info.stop_signal = info.stop_signal or sig.signum
+        if consistent and (self._last_saved != self.step or not self._has_checkpoint()):
             self._checkpoint(stepper, info)
-        sampled = t.sample_every > 0 and self.step % t.sample_every == 0  # in the loop already
-        if info.is_main and batch is not None and status == "completed" and not sampled:
-            self._save_samples(stepper, batch)
+        if info.stop_reason is not None and self.step < info.total_steps:
+            status = "interrupted"
+            lost = f": step {self.step + 1} was abandoned" if hard and not consistent else ""
+            then = (
+                "continue with the same command plus --resume"
+                if self._last_saved is not None
+                else "nothing to resume: start the run again"
+            )
+            message = f"{info.stop_reason}{lost}; {self._saved_note()}; {then}"
+        else:
+            status, message = "completed", "; ".join(info.warnings)
+            sampled = t.sample_every > 0 and self.step % t.sample_every == 0  # in the loop
+            if info.is_main and batch is not None and not sampled:
+                self._save_samples(stepper, batch)
         distributed.barrier()  # every rank leaves after rank 0's final checkpoint exists
         info.write_status(status, self.step, message)
-        hook.i2i_train_end(run=info, step=self.step, status=status)
+        self.ctx.pm.hook.i2i_train_end(run=info, step=self.step, status=status)
         return info
 
-    def _should_stop(self, info: RunInfo) -> bool:
+    def _has_checkpoint(self) -> bool:
+        return bool(list_checkpoints(self.run_dir / "checkpoints")) or not self.dist.is_main
+
+    def _saved_note(self) -> str:
+        if self._last_saved is None:
+            return "the run has no checkpoint"
+        name = checkpoint_name(self._last_saved)
+        if self._last_saved == self.step:
+            return f"progress is saved in checkpoint {name}"
+        return f"the last checkpoint is {name} (step {self._last_saved}); later steps are lost"
+
+    def _save_after_failure(
+        self, stepper: TrainStep, info: RunInfo, failure: BaseException, consistent: bool
+    ) -> None:
+        """Save the last completed step after a failure between steps (never a torn or
+        non-finite state, never a second try of a save that failed)."""
+        if not consistent or self._save_failed or self._last_saved == self.step:
+            return
+        if isinstance(failure, (NonFiniteLossError, NonFiniteStateError)):
+            return
+        if self.step == info.start_step:
+            return
+        try:
+            self._checkpoint(stepper, info)
+        except Exception as e:  # noqa: BLE001 - the original failure is what is reported
+            log.warning("could not save the progress: %s", describe_failure(e).message)
+
+    def _record_failure(self, e: BaseException) -> None:
+        """status.json "failed" with the reason (once the folder holds a run), observers told."""
+        fail = describe_failure(e)
+        if self.info is not None:
+            self.info.status, self.info.message = fail.status, fail.message
+        if self.rank == 0 and (self.run_dir / "config.toml").is_file():
+            try:
+                if self.info is not None:
+                    self.info.write_status(fail.status, self.step, fail.message)
+                else:
+                    write_status_file(
+                        self.run_dir, family=self.cfg.family, status=fail.status,
+                        step=self.step, total_steps=None, message=fail.message,
+                    )  # fmt: skip
+            except OSError as err:  # a full disk may refuse status.json too
+                log.warning("could not write status.json: %s", describe_failure(err).message)
+        if self._started and self.info is not None:
+            self._started = False
+            try:
+                self.ctx.pm.hook.i2i_train_end(run=self.info, step=self.step, status=fail.status)
+            except Exception as err:  # noqa: BLE001 - an observer must not hide the failure
+                log.warning("an observer failed at the end of the run: %s", one_line(str(err)))
+
+    def _should_stop(self, info: RunInfo, sig: StopSignals) -> bool:
         """A stop request (signal, plugin) on any rank stops every rank at the same step."""
-        stop = distributed.any_rank(info.stop_reason is not None, self.device)
-        if stop and info.stop_reason is None:
-            info.stop_reason = "stop requested on another rank"
-        return stop
+        local = 0 if info.stop_reason is None else (sig.signum or 255)
+        code = distributed.max_over_ranks(local, self.device)
+        if code and info.stop_reason is None:
+            other = "a stop request" if code == 255 else signal_name(code)
+            info.stop_reason = f"received {other} on another rank"
+        if code and code != 255:
+            info.stop_signal = code
+        return bool(code)
+
+    def _next_batch(self, batches: Iterator[Mapping[str, Any]], sig: StopSignals) -> dict[str, Any]:
+        """The next batch; a dead DataLoader worker becomes a one-line error between steps."""
+        try:
+            sig.check_workers()
+            return dict(next(batches))
+        except RuntimeError as e:
+            if "DataLoader worker" not in str(e):
+                raise
+            raise I2IError(
+                f"a DataLoader worker process died ({one_line(str(e))[:160]}); when the system "
+                "ran out of memory, use fewer --workers or a smaller --batch-size"
+            ) from e
 
     def _to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -463,70 +555,35 @@ class Trainer:
             self.ctx.pm.hook.i2i_samples_saved(run=self.info, step=self.step, path=path, grid=grid)
 
     def _checkpoint(self, stepper: TrainStep, info: RunInfo) -> None:
-        if not info.is_main:
-            return
-        state: dict[str, Any] = {
-            "optimizers": {k: o.state_dict() for k, o in stepper.optimizers.items()},
-            "scaler": stepper.scaler.state_dict(),
-            "training_state": stepper.model.training_state(),
-            "skipped_images": info.skipped_images,
-            "world_size": self.world_size,
-        }
-        state.update(runtime.rng_state())
-        weights = self.ddp.state_dict() if self.ddp else stepper.model.state_dict()
-        path = save_checkpoint(
-            self.run_dir / "checkpoints",
-            self.step,
-            weights,
-            self.cfg.to_dict(),
-            state,
-            keep=self.cfg.train.keep_checkpoints,
-        )
-        self.ctx.pm.hook.i2i_checkpoint_saved(run=info, path=path, step=self.step)
-
-    def _restore(self, stepper: TrainStep) -> tuple[int, int]:
-        """Load the latest checkpoint of the run into ``stepper``; returns (step, skipped)."""
-        ckpt = load_checkpoint(self.run_dir)
-        if ckpt.family != self.cfg.family:
-            raise CheckpointError(
-                f"{ckpt.path} is a '{ckpt.family}' checkpoint, not '{self.cfg.family}'"
-            )
-        try:
-            stepper.model.load_state_dict(ckpt.weights, strict=True)
-        except RuntimeError as e:
-            raise CheckpointError(
-                f"{ckpt.path} does not fit the model: {str(e).strip().splitlines()[0]}"
-            ) from None
-        state = ckpt.trainer_state()
-        for name, opt in stepper.optimizers.items():
-            if name not in state["optimizers"]:
-                raise CheckpointError(f"{ckpt.path} has no state for optimizer '{name}'")
-            opt.load_state_dict(state["optimizers"][name])
-        stepper.scaler.load_state_dict(state["scaler"])
-        stepper.model.load_training_state(state.get("training_state", {}))
-        runtime.set_rng_state({k: v for k, v in state.items() if k.startswith("rng/")})
-        log.info("resumed from %s at step %d", ckpt.path.parent, ckpt.step)
-        return int(state["step"]), int(state.get("skipped_images", 0))
-
-    @contextlib.contextmanager
-    def _signals(self, info: RunInfo) -> Iterator[None]:
-        """SIGINT/SIGTERM: finish the current step, save a checkpoint, stop cleanly."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        old: dict[int, Any] = {}
-
-        def handler(signum: int, _frame: Any) -> None:
-            name = signal.Signals(signum).name
-            if info.stop_reason is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt  # second Ctrl-C: stop now
-            info.request_stop(f"received {name}")
-            log.warning("%s received: saving a checkpoint after this step", name)
-
-        for s in (signal.SIGINT, signal.SIGTERM):
-            old[s] = signal.signal(s, handler)
-        try:
-            yield
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+        """Save the current step (rank 0); a second SIGINT never interrupts the write."""
+        if info.is_main:
+            state: dict[str, Any] = {
+                "optimizers": {k: o.state_dict() for k, o in stepper.optimizers.items()},
+                "scaler": stepper.scaler.state_dict(),
+                "training_state": stepper.model.training_state(),
+                "skipped_images": info.skipped_images,
+                "world_size": self.world_size,
+            }
+            state.update(runtime.rng_state())
+            weights = self.ddp.state_dict() if self.ddp else stepper.model.state_dict()
+            sig = self._signals
+            protected = sig.protected if sig else False
+            if sig is not None:
+                sig.protected = True
+            try:
+                path = save_checkpoint(
+                    self.run_dir / "checkpoints",
+                    self.step,
+                    weights,
+                    self.cfg.to_dict(),
+                    state,
+                    keep=self.cfg.train.keep_checkpoints,
+                )
+            except BaseException:
+                self._save_failed = True
+                raise
+            finally:
+                if sig is not None:
+                    sig.protected = protected
+            self.ctx.pm.hook.i2i_checkpoint_saved(run=info, path=path, step=self.step)
+        self._last_saved = self.step

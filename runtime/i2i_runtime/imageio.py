@@ -90,12 +90,28 @@ def _is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
+def _link_problem(folder: Path, real_root: str, link: str) -> str:
+    target = os.path.realpath(link)
+    rel = Path(link).relative_to(folder).as_posix()
+    if real_root == target or real_root.startswith(target.rstrip(os.sep) + os.sep):
+        what, fix = "the folder itself or one of its parents (a loop)", "remove the link"
+    else:
+        what = f"'{target}', outside '{folder}'"
+        fix = f"remove the link (or copy those images into '{folder}')"
+    return (
+        f"'{folder / rel}' is a symbolic link to {what}: other folders' images (e.g. domain B's) "
+        f"would be counted as this folder's; {fix}"
+    )
+
+
 def list_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
     """List the image files in a folder.
 
     Extensions are matched case-insensitively against :data:`IMAGE_EXTENSIONS`; hidden files and
-    hidden folders (names starting with ``"."``) are skipped; symbolic links are followed
-    (each real folder is visited once).
+    hidden folders (names starting with ``"."``) are skipped. Symbolic links to image files are
+    followed wherever they point; ``folder`` itself may be a link; a link to a sub-folder must
+    stay inside ``folder`` (a link to the folder itself, a parent or a sibling would count other
+    folders' images as this folder's, e.g. ``trainA/up -> ..`` lists ``trainB``).
 
     Args:
         folder: The folder to scan.
@@ -105,7 +121,8 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[
         The image paths, sorted by their path relative to ``folder``.
 
     Raises:
-        DatasetError: ``folder`` does not exist or is not a folder.
+        DatasetError: ``folder`` does not exist or is not a folder, or it holds a link to a
+            folder outside it (or a loop).
     """
     root = Path(folder)
     if not root.is_dir():
@@ -118,14 +135,21 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[
                 if _is_image_name(entry.name) and not entry.is_dir():
                     found.append(root / entry.name)
     else:
+        real_root = os.path.realpath(root)
         seen: set[str] = set()
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             real = os.path.realpath(dirpath)
-            if real in seen:  # a symlink loop or a folder linked twice
+            if real in seen:  # a folder linked twice inside the root
                 dirnames[:] = []
                 continue
             seen.add(real)
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for d in dirnames:
+                link = os.path.join(dirpath, d)
+                if os.path.islink(link):
+                    target = os.path.realpath(link)
+                    if target == real_root or not target.startswith(real_root + os.sep):
+                        raise DatasetError(_link_problem(root, real_root, link))
             found.extend(Path(dirpath) / f for f in filenames if _is_image_name(f))
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 

@@ -17,6 +17,7 @@ import i2i
 from i2i.cli.app import build_app
 from i2i.datasets.image_io import write_image
 from i2i.manager import load_context
+from i2i.training.checkpoint import load_checkpoint
 
 TINY = [
     "--size", "32", "--batch-size", "1", "--workers", "0", "--device", "cpu", "--no-progress",
@@ -158,37 +159,48 @@ def test_debug_env_shows_traceback(tmp_path) -> None:
     assert p.returncode == 1 and "Traceback" in p.stderr and "DatasetError" in p.stderr
 
 
-def test_sigint_saves_checkpoint_and_resumes(demo_data, tmp_path) -> None:
+def _wait_for_steps(metrics, n: int, proc, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.2)
+    raise AssertionError(proc.communicate(timeout=60))
+
+
+def test_sigint_and_process_group_sigterm_save_and_resume(demo_data, tmp_path) -> None:
+    """Ctrl-C saves and exits 130; SIGTERM to the whole process group (SLURM scancel,
+    Kubernetes, systemd) with 2 DataLoader workers saves and exits 143; resume continues."""
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "i2i", "train", "cyclegan", str(demo_data("unpaired")),
            "--out", str(run), "--steps", "100000", *TINY, "--set", "train.log_every=1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = run / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
-        time.sleep(0.2)
-    assert metrics.exists(), proc.communicate(timeout=60)
+    _wait_for_steps(metrics, 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err and "--resume" in err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err.splitlines()[-1]
+    assert err.splitlines()[-1].startswith("interrupted: training received SIGINT")
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "interrupted" and "SIGINT" in status["message"]
     step = status["step"]
     assert (run / "checkpoints" / f"step_{step:07d}" / "model.safetensors").is_file()
 
-    # resume, then stop with SIGTERM (what schedulers send before preemption)
-    proc = subprocess.Popen([*cmd, "--resume"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline and len(metrics.read_text().splitlines()) <= step:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    # resume with DataLoader workers in a session of its own, then signal the whole group:
+    # the workers die first unless they ignore it (they do), the trainer saves
+    resume = [*cmd, "--resume", "--workers", "2"]
+    proc = subprocess.Popen(resume, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    _wait_for_steps(metrics, step + 2, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "killed by signal" not in err, err
     status = json.loads((run / "status.json").read_text())
-    assert status["status"] == "interrupted" and "SIGTERM" in status["message"]
+    assert status["status"] == "interrupted" and "SIGTERM" in status["message"], status
     assert status["step"] > step
+    assert load_checkpoint(run).step == status["step"]
     steps = [json.loads(x)["step"] for x in metrics.read_text().splitlines()]
     assert steps == list(range(1, status["step"] + 1))
 

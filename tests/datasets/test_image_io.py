@@ -256,6 +256,31 @@ def test_list_images_filters_sorts_and_skips_hidden(tmp_path: Path, rgb_file) ->
     assert ".png" in IMAGE_EXTENSIONS and ".tif" in IMAGE_EXTENSIONS
 
 
+def test_list_images_refuses_links_out_of_the_folder(tmp_path: Path) -> None:
+    """``trainA/up -> ..`` would count trainB's images as domain A's: refused in one line;
+    links to image files and a linked root folder are fine."""
+    for rel in ["data/trainA/a.png", "data/trainB/b.png", "raw/c.png", "raw/sub/d.png"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    a = tmp_path / "data" / "trainA"
+    (a / "c.png").symlink_to(tmp_path / "raw" / "c.png")
+    (tmp_path / "linked").symlink_to(a)
+    assert [p.name for p in list_images(tmp_path / "linked")] == ["a.png", "c.png"]
+    (a / "up").symlink_to("..")
+    with pytest.raises(DatasetError, match=r"trainA/up' is a symbolic link to the folder itself "
+                                           r"or one of its parents \(a loop\)"):  # fmt: skip
+        list_images(a)
+    (a / "up").unlink()
+    (a / "b").symlink_to(tmp_path / "data" / "trainB")
+    with pytest.raises(DatasetError, match=r"outside .*trainA'.*copy those images into"):
+        list_images(a)
+    (a / "b").unlink()
+    (a / "inner").mkdir()
+    (a / "again").symlink_to(a / "inner")  # inside the folder: fine, listed once
+    (a / "inner" / "e.png").write_bytes(b"x")
+    assert len(list_images(a)) == 3
+
+
 def test_list_images_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         list_images(tmp_path / "missing")

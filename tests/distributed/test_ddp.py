@@ -201,3 +201,57 @@ def test_ddp_nccl_sync_bn_on_gpus(demo_data, tmp_path) -> None:  # pragma: no co
              env={"I2I_TEST_DEVICE": "cuda"})  # fmt: skip
     r0, r1 = ranks(dump)
     assert all(torch.equal(r0[k], r1[k]) for k in r0 if "running" not in k)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (via /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_sigterm_to_every_process_of_a_ddp_job(demo_data, tmp_path) -> None:
+    """What SLURM's scancel does: SIGTERM to every process of the job at once (torchrun, both
+    ranks, their DataLoader workers). Both ranks stop at the same step, rank 0 saves it, and
+    each rank says so in one line (torchrun, signalled itself, does not report their 143)."""
+    run, data = tmp_path / "run", demo_data("unpaired")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "i2i", "train", "cyclegan", str(data), "--out", str(run), "--steps", "100000",
+           "--size", "32", "--workers", "1", "--device", "cpu", "--no-progress",
+           "--set", "train.load_size=36", "--set", "train.log_every=1",
+           "--set", "generator.ngf=8", "--set", "generator.n_blocks=2",
+           "--set", "discriminator.ndf=8", "--set", "discriminator.n_layers=2"]  # fmt: skip
+    env = {**os.environ, "I2I_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)  # fmt: skip
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    everyone = [proc.pid, *_descendants(proc.pid)]
+    assert len(everyone) >= 5, everyone  # torchrun, 2 ranks, their DataLoader workers
+    for pid in everyone:
+        os.kill(pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    lines = [x for x in err.splitlines() if x.startswith("interrupted: ")]
+    assert len(lines) == 2 and "killed by signal" not in err, err[-3000:]
+    assert all(x.startswith("interrupted: training received SIGTERM") for x in lines)
+    status = json.loads((run / "status.json").read_text())
+    ckpt = load_checkpoint(run)
+    assert status["status"] == "interrupted" and ckpt.step == status["step"] >= 2
+    assert ckpt.trainer_state()["world_size"] == 2

@@ -207,6 +207,13 @@ def test_unreadable_file(tmp_path: Path) -> None:
     bad_st.write_bytes(b"xx")
     with pytest.raises(CheckpointError, match="cannot read VGG19 weights"):
         load_vgg19_features(bad_st)
+    whole_model = tmp_path / "model.pth"
+    torch.save(torch.nn.Linear(2, 2), whole_model)  # pickled objects: never unpickled
+    with pytest.raises(CheckpointError) as err:
+        load_vgg19_features(whole_model)
+    msg = str(err.value)
+    assert "holds pickled Python objects (torch.nn.modules.linear.Linear)" in msg
+    assert "weights_only" not in msg and "\n" not in msg
     not_dict = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], not_dict)
     with pytest.raises(CheckpointError, match="not a state dict"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import i2i
-from i2i.errors import NonFiniteLossError
+from i2i.errors import NonFiniteLossError, describe_failure
 from i2i.manager import load_context
 from i2i.plugins.cyclegan import SPEC, CycleGAN, CycleGANConfig
 from i2i.training.checkpoint import list_checkpoints, load_checkpoint
@@ -96,8 +96,10 @@ class NaNPlugin:
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(demo_data, tiny_run, tmp_path):
     ctx = load_context(extra=[("nan", NaNPlugin())])
     run = tmp_path / "run"
-    with pytest.raises(NonFiniteLossError, match=r"'G/cycle_A' is nan at step 4"):
+    with pytest.raises(NonFiniteLossError, match=r"'G/cycle_A' is nan at step 4") as err:
         tiny_run("nancycle", demo_data("unpaired"), run, steps=6, context=ctx, checkpoint_every=2)
+    msg = describe_failure(err.value).message  # says which checkpoint is left, truthfully
+    assert msg.endswith("the last checkpoint is step_0000002 (step 2); later steps are lost")
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["step_0000002"]
     assert load_checkpoint(run).step == 2
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
