@@ -8,37 +8,21 @@ Every file is optional; damaged ones are ignored.
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+
+from i2i.report._html import esc, href, read_json
 
 __all__ = ["evaluation_section"]
 
 _SKIP = {"family", "step", "score", "examples", "nearest", "skipped", "per_class", "fid_note"}
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _href(rel: str) -> str:
-    return quote(rel, safe="/")
-
-
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}" if math.isfinite(v) else str(v)
     return str(v)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _history(run_dir: Path) -> list[dict[str, Any]]:
@@ -59,7 +43,7 @@ def _curve(history: list[dict[str, Any]], best_step: int | None) -> list[str]:
         keys.append(f"best ({name})")
     svg = loss_chart_svg(records, keys=keys, title=f"{name} over training steps")
     cap = f"best: step {best_step:,}" if best is not None else ""
-    return [f'<div class="charts"><figure>{svg}<figcaption>{_esc(cap)}</figcaption></figure></div>']
+    return [f'<div class="charts"><figure>{svg}<figcaption>{esc(cap)}</figcaption></figure></div>']
 
 
 def _examples(ex: dict[str, Any]) -> list[str]:
@@ -69,21 +53,19 @@ def _examples(ex: dict[str, Any]) -> list[str]:
         if not entries:
             continue
         direction = "lowest" if ex.get("lower_is_better", True) == (kind == "best") else "highest"
-        out.append(
-            f"<h3>{kind} <small>({_esc(direction)} {_esc(ex.get('metric', ''))})</small></h3>"
-        )
+        out.append(f"<h3>{kind} <small>({esc(direction)} {esc(ex.get('metric', ''))})</small></h3>")
         out.append('<div class="pairs">')
         for e in entries:
             imgs = "".join(
-                f'<a href="{_href("eval/" + f)}"><img src="{_href("eval/" + f)}" loading="lazy" '
-                f'alt="{_esc(f)}" title="{_esc(f)}"></a>'
+                f'<a href="{href("eval/" + f)}"><img src="{href("eval/" + f)}" loading="lazy" '
+                f'alt="{esc(f)}" title="{esc(f)}"></a>'
                 for f in e.get("files", [])
             )
             cols = max(1, len(e.get("files", [])))
             out.append(
                 f'<figure class="pair"><div class="sides" style="grid-template-columns: '
-                f'repeat({cols}, 1fr)">{imgs}</div><figcaption>{_esc(e.get("image"))}: '
-                f"{_esc(_fmt(e.get('value')))}</figcaption></figure>"
+                f'repeat({cols}, 1fr)">{imgs}</div><figcaption>{esc(e.get("image"))}: '
+                f"{esc(_fmt(e.get('value')))}</figcaption></figure>"
             )
         out.append("</div>")
     return out
@@ -92,7 +74,7 @@ def _examples(ex: dict[str, Any]) -> list[str]:
 def evaluation_section(run_dir: Path) -> list[str]:
     """HTML lines of the ``#evaluation`` section (empty when the run has no evaluation)."""
     run_dir = Path(run_dir)
-    result = _read_json(run_dir / "eval" / "eval.json")
+    result = read_json(run_dir / "eval" / "eval.json")
     history = _history(run_dir)
     if not isinstance(result, dict) and not history:
         return []
@@ -107,7 +89,7 @@ def evaluation_section(run_dir: Path) -> list[str]:
         sub.append(f"FID protocol {result['fid_protocol']}")
     out = [
         '<section id="evaluation">',
-        f"<h2>Evaluation<small>{_esc(' · '.join(sub))}</small></h2>",
+        f"<h2>Evaluation<small>{esc(' · '.join(sub))}</small></h2>",
     ]
     if history:
         out += _curve(history, best_step)
@@ -117,19 +99,19 @@ def evaluation_section(run_dir: Path) -> list[str]:
         ]
         if rows:
             out.append('<dl class="metrics">')
-            out += [f"<div><dt>{_esc(k)}</dt><dd>{_esc(_fmt(v))}</dd></div>" for k, v in rows]
+            out += [f"<div><dt>{esc(k)}</dt><dd>{esc(_fmt(v))}</dd></div>" for k, v in rows]
             out.append("</dl>")
         if result.get("fid_note"):
-            out.append(f'<p class="message warn">{_esc(result["fid_note"])}</p>')
+            out.append(f'<p class="message warn">{esc(result["fid_note"])}</p>')
         for metric, why in (result.get("skipped") or {}).items():
-            out.append(f'<p class="message warn">{_esc(metric)} not computed: {_esc(why)}</p>')
+            out.append(f'<p class="message warn">{esc(metric)} not computed: {esc(why)}</p>')
         if isinstance(result.get("examples"), dict):
             out += _examples(result["examples"])
         if result.get("nearest") and (run_dir / "eval" / str(result["nearest"])).is_file():
             rel = f"eval/{result['nearest']}"
             out.append(
-                f'<h3>nearest training images</h3><figure class="latest"><a href="{_href(rel)}">'
-                f'<img class="pixelated" src="{_href(rel)}" alt="nearest training images"></a>'
+                f'<h3>nearest training images</h3><figure class="latest"><a href="{href(rel)}">'
+                f'<img class="pixelated" src="{href(rel)}" alt="nearest training images"></a>'
                 "<figcaption>each output (left) beside its nearest training images (pixel L2): "
                 "copies of training images mean memorization</figcaption></figure>"
             )
