@@ -506,7 +506,7 @@ def translation_sets(
     are kept for the nearest-neighbour search; ``max_images`` > 0 keeps only the first inputs
     and targets.
     """
-    from i2i.export.translate import translate_tensor
+    from i2i.export.engine import TorchEngine
 
     model = loaded.model.eval()
     device = next(model.parameters()).device
@@ -516,6 +516,8 @@ def translation_sets(
     for job in jobs:
         module = model.inference_module(job.direction)
         info = model.inference_info(job.direction)
+        # images of any size: padded to the stride and cropped back, as i2i translate does
+        engine = TorchEngine(module, info, device, max_pixels=0)
         src = _unique(items, job.inputs[0])
         if max_images > 0:
             src = src[:max_images]
@@ -524,7 +526,7 @@ def translation_sets(
             for it in src:
                 xs = [it[k][None].to(device) for k in job.inputs if k in it]
                 if xs[0].is_floating_point() and len(xs) == 1:
-                    y = translate_tensor(module, xs[0], info)
+                    y = torch.from_numpy(engine(xs[0].cpu().numpy())).clamp(-1, 1)
                 else:
                     y = module(*xs).float().clamp(-1, 1)
                 outs.append(y[0].cpu())
