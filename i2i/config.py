@@ -226,6 +226,22 @@ class TrainConfig:
     )
     tracking: TrackingConfig = opt(TrackingConfig(), "settings of the experiment trackers")
 
+    def __post_init__(self) -> None:
+        at_least = {
+            "steps": 0, "epochs": 0, "batch_size": 1, "size": 0, "load_size": NO_RESIZE,
+            "workers": 0, "log_every": 0, "sample_every": 0, "checkpoint_every": 0,
+            "keep_checkpoints": 0,
+        }  # fmt: skip
+        for key, low in at_least.items():
+            value = getattr(self, key)
+            if isinstance(value, int) and not isinstance(value, bool) and value < low:
+                zero = {"steps": " (0 = use train.epochs)", "epochs": " (0 = use train.steps)"}
+                raise ConfigError(f"'train.{key}' must be >= {low}{zero.get(key, '')}, got {value}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise ConfigError(
+                f"'train.grad_clip' must be a finite number >= 0 (0 = off), got {self.grad_clip}"
+            )
+
 
 #: ``train.load_size`` of "no resize" (crop the images as they are).
 NO_RESIZE = -1
@@ -257,21 +273,6 @@ def effective_load_size(size: int, load_size: int) -> int:
     if load_size == NO_RESIZE:
         return 0
     return load_size or int(round(size * 286 / 256))
-
-    def __post_init__(self) -> None:
-        at_least = {
-            "steps": 0, "epochs": 0, "batch_size": 1, "size": 1, "load_size": 0, "workers": 0,
-            "log_every": 0, "sample_every": 0, "checkpoint_every": 0, "keep_checkpoints": 0,
-        }  # fmt: skip
-        for key, low in at_least.items():
-            value = getattr(self, key)
-            if isinstance(value, int) and not isinstance(value, bool) and value < low:
-                zero = {"steps": " (0 = use train.epochs)", "epochs": " (0 = use train.steps)"}
-                raise ConfigError(f"'train.{key}' must be >= {low}{zero.get(key, '')}, got {value}")
-        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
-            raise ConfigError(
-                f"'train.grad_clip' must be a finite number >= 0 (0 = off), got {self.grad_clip}"
-            )
 
 
 # ---------------------------------------------------------------------------------------------
