@@ -49,13 +49,13 @@ def tiny_run(i2i_tiny_run: Callable[..., RunInfo]) -> Callable[..., RunInfo]:
 
 
 @pytest.fixture(scope="session")
-def one_step_run(
-    i2i_tiny_run: Callable[..., RunInfo], demo_data: Callable[[str], Path], tmp_path_factory: Any
-) -> Path:
+def one_step_run(ctx: Context, demo_data: Callable[[str], Path], tmp_path_factory: Any) -> Path:
     """A real 1-step tiny CycleGAN run, made once per session. Read it or copy it; never write
     into it (tests that edit checkpoints copy it first)."""
+    from i2i.testing.plugin import train_tiny
+
     out = tmp_path_factory.mktemp("one-step") / "run"
-    i2i_tiny_run("cyclegan", demo_data("unpaired"), out, steps=1)
+    train_tiny("cyclegan", demo_data("unpaired"), out, steps=1, context=ctx)
     return out
 
 

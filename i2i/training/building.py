@@ -23,14 +23,32 @@ if TYPE_CHECKING:  # pragma: no cover
     from i2i.training.checkpoint import CheckpointHeader
 
 
+#: Values a family may build beyond its checkpoint's weights: frozen loss networks that are not
+#: saved (the VGG19 features of spade's and srgan's perceptual loss: 20.0 million values). Absurd
+#: metadata (``ngf=100000``, ``n_blocks=100000``) still stops within a fraction of a second.
+FROZEN_NETWORK_VALUES = 24_000_000
+
+
+def _too_large(
+    source: Path, shapes: Mapping[str, tuple[int, ...]], why: str = ""
+) -> CheckpointError:
+    weights = sum(math.prod(s) for s in shapes.values())
+    return CheckpointError(
+        f"{source}: the model its metadata describes is larger than the weights it holds "
+        f"({len(shapes)} tensors, {weights:,} values{why}); the metadata was edited or the file "
+        "is damaged, so the model is not built"
+    )
+
+
 @contextlib.contextmanager
 def _budget(shapes: Mapping[str, tuple[int, ...]], source: Path) -> Iterator[None]:
     """Abort a model build as soon as it registers clearly more tensors or values than the
     checkpoint holds (a generous margin covers re-registered parameters, e.g. spectral norm)."""
     from torch.nn.modules import module as M  # noqa: N812
 
-    max_count = 3 * len(shapes) + 64
-    max_numel = 2 * sum(math.prod(s) for s in shapes.values()) + 2**20
+    weights = sum(math.prod(s) for s in shapes.values())
+    max_count = 3 * len(shapes) + 64 + 2 * 16  # + the 16 conv layers of VGG19's features
+    max_numel = 2 * weights + 2**20 + FROZEN_NETWORK_VALUES
     seen = {"count": 0, "numel": 0}
 
     def hook(_module: Any, _name: str, tensor: Any) -> None:
@@ -39,11 +57,7 @@ def _budget(shapes: Mapping[str, tuple[int, ...]], source: Path) -> Iterator[Non
         seen["count"] += 1
         seen["numel"] += int(tensor.numel())
         if seen["count"] > max_count or seen["numel"] > max_numel:
-            raise CheckpointError(
-                f"{source}: the model its metadata describes is larger than the weights it "
-                f"holds ({len(shapes)} tensors, {max_numel // 2:,} values); the metadata was "
-                "edited or the file is damaged, so the model is not built"
-            )
+            raise _too_large(source, shapes)
 
     handles = [
         M.register_module_parameter_registration_hook(hook),
@@ -80,6 +94,10 @@ def build_model(
         raise
     except (ValueError, TypeError, RuntimeError, AttributeError, IndexError, KeyError) as e:
         fail = describe_failure(e)
+        if fail.message.startswith("out of") and header is not None:
+            # a tensor too large to allocate at all, before the budget could see it registered
+            why = f"; {fail.message.split(';')[0]}"
+            raise _too_large(header.path, header.shapes, why) from None
         if fail.message.startswith("out of"):
             raise
         what = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"

@@ -82,10 +82,12 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-def test_runtime_venv_has_no_torch(runtime_venv) -> None:
+def test_runtime_venv_has_no_torch(runtime_venv, tmp_path) -> None:
     python = str(runtime_venv / "bin" / "python")
-    for module in ("torch", "i2i", "cv2", "onnx"):
-        r = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True)
+    for module in ("torch", "i2i", "cv2", "onnx"):  # (not from the checkout's folder: no i2i/)
+        r = subprocess.run(
+            [python, "-c", f"import {module}"], capture_output=True, text=True, cwd=tmp_path
+        )
         assert r.returncode != 0 and "ModuleNotFoundError" in r.stderr, module
     r = subprocess.run([python, "-c", "import i2i_runtime.cli, i2i_runtime.translator"])
     assert r.returncode == 0
