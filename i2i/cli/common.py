@@ -16,6 +16,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -118,3 +119,9 @@ def setup_logging(level: int = logging.INFO) -> None:
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         root.addHandler(h)
     root.setLevel(level)
+
+
+def check_summary(root: Path, format: str, report: Any) -> str:  # noqa: A002
+    """The line ``i2i datasets check`` prints for a valid dataset."""
+    counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
+    return f"{root} is a valid '{format}' dataset ({counts})"

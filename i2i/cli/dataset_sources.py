@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from i2i.cli.common import err_console, handle_errors, say
-from i2i.cli.datasets import check_summary
+from i2i.cli.common import check_summary, err_console, handle_errors, say
 from i2i.errors import ConfigError
 from i2i.manager import Context
 from i2i.specs import DatasetSource

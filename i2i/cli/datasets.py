@@ -7,17 +7,11 @@ from pathlib import Path
 
 import typer
 
-from i2i.cli.common import handle_errors, say
+from i2i.cli.common import check_summary, handle_errors, say
 from i2i.config import effective_load_size
 from i2i.errors import ConfigError
 from i2i.manager import Context
-from i2i.specs import DataOptions, DatasetFormatSpec, DatasetReport
-
-
-def check_summary(root: Path, format: str, report: DatasetReport) -> str:  # noqa: A002
-    """The line ``i2i datasets check`` prints for a valid dataset."""
-    counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
-    return f"{root} is a valid '{format}' dataset ({counts})"
+from i2i.specs import DataOptions, DatasetFormatSpec
 
 
 def demo_kinds(ctx: Context) -> dict[str, DatasetFormatSpec]:

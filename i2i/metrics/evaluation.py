@@ -467,7 +467,7 @@ class TranslationJob:
 def load_split(ctx: Any, loaded: Any, data_root: Path, split: str, limit: int = 0) -> list[Any]:
     """The samples of a split of the run's dataset format, at the run's training size, unflipped
     (``limit`` > 0: the first ``limit`` only)."""
-    from i2i.training.trainer import data_options
+    from i2i.training.run import data_options
 
     spec, run = loaded.spec, loaded.config
     fmt = ctx.dataset_formats.get(run.train.format or spec.dataset_format)

@@ -8,13 +8,14 @@ Every file is optional; damaged ones are ignored.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 from i2i.report._html import esc, href, read_json
 
-__all__ = ["evaluation_section"]
+__all__ = ["evaluation_section", "read_history"]
 
 _SKIP = {"family", "step", "score", "examples", "nearest", "skipped", "per_class", "fid_note"}
 
@@ -25,9 +26,21 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    from i2i.training.periodic_eval import read_history
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The lines of ``RUN/eval/history.jsonl`` (unreadable lines skipped), by step."""
+    path = Path(run_dir) / "eval" / "history.jsonl"
+    out: dict[int, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                out[int(rec["step"])] = rec
+            except (ValueError, KeyError, TypeError):
+                continue
+    return [out[k] for k in sorted(out)]
 
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
     return [h for h in read_history(run_dir) if isinstance(h.get("score"), dict)]
 
 

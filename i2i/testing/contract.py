@@ -34,7 +34,7 @@ from PIL import Image
 
 import i2i
 from i2i.datasets.image_io import read_image, write_image
-from i2i.testing.plugin import contract_families, train_tiny
+from i2i.testing.runs import contract_families, train_tiny
 
 STEPS = 2
 

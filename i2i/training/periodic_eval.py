@@ -17,26 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from i2i.hookspecs import hookimpl
+from i2i.report.evaluation import read_history
 from i2i.training.checkpoint import BEST, checkpoint_name
 from i2i.training.run import RunInfo
 
 __all__ = ["BEST", "PeriodicEvaluation", "read_history", "report_evaluation"]
 
 log = logging.getLogger("i2i.train")
-
-
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    """The lines of ``RUN/eval/history.jsonl`` (unreadable lines skipped), by step."""
-    path = Path(run_dir) / "eval" / "history.jsonl"
-    out: dict[int, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-                out[int(rec["step"])] = rec
-            except (ValueError, KeyError, TypeError):
-                continue
-    return [out[k] for k in sorted(out)]
 
 
 def _better(a: dict[str, Any], b: dict[str, Any] | None) -> bool:

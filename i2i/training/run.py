@@ -12,11 +12,19 @@ from typing import Any
 
 import tomli_w
 
-from i2i.config import TrainConfig, from_dict, load_toml, merge, overrides_to_dict, to_dict
+from i2i.config import (
+    TrainConfig,
+    effective_load_size,
+    from_dict,
+    load_toml,
+    merge,
+    overrides_to_dict,
+    to_dict,
+)
 from i2i.errors import ConfigError
 from i2i.files import atomic_write_text
 from i2i.manager import Context
-from i2i.specs import ModelSpec
+from i2i.specs import DataOptions, ModelSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,3 +274,18 @@ def lock_run(run_dir: Path) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)
+
+
+def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") -> DataOptions:
+    """The dataset options of a run (crop, resize, channels, flips)."""
+    t = run.train
+    return DataOptions(
+        split=split,
+        size=t.size,
+        load_size=effective_load_size(t.size, t.load_size),
+        channels=dict(spec.data_channels(run.model)),
+        flip=t.flip,
+        strict=t.strict,
+        load_image=ctx.load_image,
+        params=dict(spec.data_params(run.model)) if spec.data_params else {},
+    )

@@ -20,7 +20,6 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from i2i.config import effective_load_size
 from i2i.errors import (
     CheckpointError,
     ConfigError,
@@ -34,7 +33,6 @@ from i2i.errors import (
 )
 from i2i.manager import Context
 from i2i.model import GANModel
-from i2i.specs import DataOptions
 from i2i.tracking.session import TrackingSession, check_loggers
 from i2i.training import distributed, runtime
 from i2i.training.building import build_model
@@ -48,7 +46,14 @@ from i2i.training.checkpoint import (
 )
 from i2i.training.guards import DivergenceMonitor, is_too_small, too_small_error
 from i2i.training.resume import restore
-from i2i.training.run import RunConfig, RunInfo, lock_run, write_status_file, write_text_atomic
+from i2i.training.run import (
+    RunConfig,
+    RunInfo,
+    data_options,
+    lock_run,
+    write_status_file,
+    write_text_atomic,
+)
 from i2i.training.sampler import ResumableBatchSampler
 from i2i.training.signals import StopSignals, worker_init
 from i2i.training.step import TrainStep
@@ -75,21 +80,6 @@ def lr_factor(kind: str, decay_start: float, step: int, total: int) -> float:
             return 1.0
         return max(0.0, 1.0 - (step - start) / float(total - start))
     raise ConfigError(f"unknown schedule kind '{kind}'; use constant or linear_decay")
-
-
-def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") -> DataOptions:
-    """The dataset options of a run (crop, resize, channels, flips)."""
-    t = run.train
-    return DataOptions(
-        split=split,
-        size=t.size,
-        load_size=effective_load_size(t.size, t.load_size),
-        channels=dict(spec.data_channels(run.model)),
-        flip=t.flip,
-        strict=t.strict,
-        load_image=ctx.load_image,
-        params=dict(spec.data_params(run.model)) if spec.data_params else {},
-    )
 
 
 class Trainer:

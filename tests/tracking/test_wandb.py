@@ -9,6 +9,7 @@ import json
 import struct
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,14 +130,21 @@ def summary(recs: list[pb.Record]) -> dict[str, object]:
     return out
 
 
+def _next_second() -> None:
+    """Wait for the wall clock's next second."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
 def test_offline_files_resume_same_run_eval_and_no_network(ctx, tracked_run, offline, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
         tracked_run(out, 5, ("wandb",), crash_at=3)
+    _next_second()  # W&B names offline folders by the second: each attempt gets its own
     tracked_run(out, 5, ("wandb",), resume=True)
     state = read_tracking(out)["wandb"]
     run_id = state["run_id"]
     assert state["mode"] == "offline" and state["status"] == "completed" and state["errors"] == 0
+    _next_second()
     with attached(ctx, out, 5) as info:  # i2i eval later: into the same W&B run
         ctx.hook.i2i_evaluation_done(run=info, step=5, metrics={"psnr": 21.5}, out_dir=None)
 
