@@ -189,7 +189,18 @@ class SigintInStep(CycleGAN):
         return super().losses(group, batch, cache)
 
 
-def test_double_ctrl_c_between_steps_saves_that_step(demo_data, tiny_run, tmp_path) -> None:
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own Ctrl-C handler for the test, whatever an earlier test's library left
+    installed (restored afterwards)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_double_ctrl_c_between_steps_saves_that_step(
+    demo_data, tiny_run, tmp_path, python_sigint_handler
+) -> None:
     ctx = load_context(extra=[("int", SigintAt(3))])
     run = tmp_path / "run"
     info = tiny_run("cyclegan", demo_data("unpaired"), run, steps=20, context=ctx)
