@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         log(err[-3000:])
         raise SystemExit(f"translate failed with status {code}")
     tile = re.search(r"in (\d+)-pixel tiles \((\d+) per call\)", err)
-    act = re.search(r"activation memory of .*?: ([\d.]+) kB per pixel", err)
+    act = re.search(r"the model takes ([\d.]+) kB per pixel measured", err)
     per_pixel = float(act.group(1)) * 1e3 if act else 0.0
     result = {
         "model": args.model,

@@ -326,10 +326,22 @@ def open_budget(
     """
     if not limit:
         return None
+    if getattr(engine, "static", None) is not None:
+        log.info("a static-shape model takes images of one size only: --max-memory is not used")
+        return None
     if cost is None:
         cost = getattr(engine, "activation_cost", None)
     if cost is None:
-        cost = probe_engine(engine)
+        try:
+            cost = probe_engine(engine)
+        except Exception as e:  # noqa: BLE001 - e.g. a plugin engine refusing the probe images
+            log.warning(
+                "the engine's memory could not be measured (%s); --max-memory %s is not "
+                "enforced (translate large images with --tile)",
+                " ".join(str(e).split())[:200] or type(e).__name__,
+                format_size(limit),
+            )
+            return None
         if cost is not None:
             try:
                 engine.activation_cost = cost

@@ -367,6 +367,11 @@ def probe_engine(engine: Any) -> ActivationCost | None:
     if info.kind == "sampler":
         return None
     s1, s2 = _probe_sizes(info.stride, info.scale)
+    low = int(getattr(engine, "min_size", 1) or 1)
+    if s1 < low:  # an engine that takes nothing smaller
+        stride = max(1, info.stride)
+        s1 = -(-low // stride) * stride
+        s2 = 2 * s1
 
     def inputs(size: int) -> tuple[np.ndarray, ...]:
         if info.kind == "label":
@@ -396,7 +401,7 @@ def probe_engine(engine: Any) -> ActivationCost | None:
     channels = info.in_channels if info.kind == "image" else 1
     floor = 4.0 * (channels + info.out_channels * info.scale**2)
     cost = ActivationCost((p1, p2), (b1, b2), per_pixel, floor)
-    log.info(
+    log.debug(
         "activation memory of %s: %s (probe: %d px -> %s, %d px -> %s)",
         engine.description or engine.name,
         cost.describe(),

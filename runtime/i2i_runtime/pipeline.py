@@ -442,13 +442,14 @@ def run_folder(
         if plan.tile and plan.tile != tile:
             log.info(
                 "translating %s (%dx%d) in %d-pixel tiles (%d per call) to stay within "
-                "--max-memory %s",
+                "--max-memory %s (the model takes %s measured)",
                 inputs[items[0].index].name if n == 1 else f"{n} images",
                 w,
                 h,
                 plan.tile,
                 plan.tile_batch,
                 format_size(budget.limit),
+                budget.cost.describe(),
             )
         return plan.tile, plan.tile_batch
 
