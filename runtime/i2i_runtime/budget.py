@@ -191,15 +191,22 @@ class MemoryBudget:
         return n * tile_batch * side * side, calls + buffers
 
     def smallest(
-        self, height: int, width: int, header: ImageHeader | None = None, out_bits: int = 16
+        self,
+        height: int,
+        width: int,
+        header: ImageHeader | None = None,
+        out_bits: int = 16,
+        tile: int = 0,
     ) -> int:
         """The least memory an image can be translated with (its reservation + the smallest
-        tile, or the whole image when that is smaller)."""
+        tile, the user's ``tile`` when that is smaller, or the whole image when that is)."""
         stride = max(1, self.info.stride)
         pp = _ceil_to(height, stride) * _ceil_to(width, stride)
         whole = self.call_bytes(pp, 1, tiled=False)
-        tile = self.call_bytes(self.min_tile, 1, tiled=True)
-        return self.need(height, width, header, out_bits) + min(whole, tile)
+        low = min(self.min_tile, tile) if tile else self.min_tile
+        return self.need(height, width, header, out_bits) + min(
+            whole, self.call_bytes(low, 1, tiled=True)
+        )
 
     def refuse(
         self,
@@ -208,28 +215,32 @@ class MemoryBudget:
         header: ImageHeader | None,
         name: object,
         out_bits: int = 16,
+        tile: int = 0,
     ) -> None:
-        """Raise :class:`ImageTooLargeError` when the image cannot fit the budget at all."""
-        least = self.smallest(height, width, header, out_bits)
+        """Raise :class:`ImageTooLargeError` when the image cannot fit the budget at all (in
+        tiles no larger than ``tile``, when given)."""
+        least = self.smallest(height, width, header, out_bits, tile)
         if least <= self.available:
             return
         what = header.describe() if header is not None else f"{width}x{height}"
         buffers = format_size(self.need(height, width, header, out_bits))
         raise ImageTooLargeError(
             f"image '{name}' ({what}, {megapixels(height * width)}) needs at least "
-            f"{format_size(least)} to translate even in {self.min_tile}-pixel tiles (its input, "
+            f"{format_size(least)} to translate even in "
+            f"{min(self.min_tile, tile) if tile else self.min_tile}-pixel tiles (its input, "
             f"output and encoding buffers alone take {buffers}), more than --max-memory "
             f"{format_size(self.limit)} leaves for images "
             f"({format_size(self.available)} once the model takes {format_size(self.baseline)}); "
             "raise --max-memory or downscale the image"
         )
 
-    def _even_tiles(self, side: int, hp: int, wp: int) -> int:
-        """The tile size that needs no more tiles than ``side`` but splits the image evenly
-        (a 768-pixel image in tiles of at most 596 takes two tiles of 400, not two of 596)."""
+    def _even_tiles(self, side: int, hp: int, wp: int, low: int) -> int:
+        """The tile size (at least ``low``) that needs no more tiles than ``side`` but splits
+        the image evenly (a 768-pixel image in tiles of at most 596 takes two tiles of 404,
+        not two of 596)."""
         stride, ov = max(1, self.info.stride), self.overlap + max(1, self.info.stride)
         even = max(_even_tile(n, _tiles_needed(n, side, ov), ov, stride) for n in (hp, wp))
-        return max(self.min_tile, min(side, even))
+        return max(low, min(side, even))
 
     # -- reservations ------------------------------------------------------------------------------
 
@@ -282,19 +293,26 @@ class MemoryBudget:
         )
         if whole_ok and self.call_bytes(hp * wp, n, tiled=False) <= free:
             return TilePlan(0)
-        per_px = self.call_bytes(1000, n, tiled=True) / (1000 * 1000)  # ~bytes per tile pixel
-        side = int(math.sqrt(max(0.0, free) / max(per_px, 1e-9)))
-        side = min(side, max(hp, wp) + stride)
-        if tile:
-            side = min(side, tile)
-        if max_pixels:
-            side = min(side, int(math.isqrt(max_pixels)))
-        side = side // stride * stride
-        while side >= self.min_tile and self.call_bytes(side, n, tiled=True) > free:
-            side -= stride
-        if side < self.min_tile:
-            return TilePlan(-1)
-        side = self._even_tiles(side, hp, wp)
+        # the user's --tile when it fits; else the largest that does, down to the smallest
+        # tile (which is the user's when that is smaller)
+        low = min(self.min_tile, tile) if tile else self.min_tile
+        fits_pixels = not max_pixels or tile * tile <= max_pixels
+        if tile and fits_pixels and self.call_bytes(tile, n, tiled=True) <= free:
+            side = tile
+        else:
+            per_px = self.call_bytes(1000, n, tiled=True) / (1000 * 1000)  # ~bytes per pixel
+            side = int(math.sqrt(max(0.0, free) / max(per_px, 1e-9)))
+            side = min(side, max(hp, wp) + stride)
+            if tile:
+                side = min(side, tile)
+            if max_pixels:
+                side = min(side, int(math.isqrt(max_pixels)))
+            side = side // stride * stride
+            while side >= low and self.call_bytes(side, n, tiled=True) > free:
+                side -= stride
+            if side < low:
+                return TilePlan(-1)
+            side = self._even_tiles(side, hp, wp, low)
         batch = MAX_TILE_BATCH
         while batch > 1 and self.call_bytes(side, n, tiled=True, tile_batch=batch) > free:
             batch -= 1

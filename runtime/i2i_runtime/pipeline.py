@@ -369,7 +369,7 @@ def run_folder(
             return _Item(i, None, False, error) if error is not None else 0
         bits = out_bits(i, header.bits >= 16)
         try:
-            budget.refuse(header.height, header.width, header, inputs[i], bits)
+            budget.refuse(header.height, header.width, header, inputs[i], bits, tile)
         except ImageTooLargeError as e:
             return _Item(i, None, False, e)
         return budget.need(header.height, header.width, header, bits)

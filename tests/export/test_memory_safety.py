@@ -156,6 +156,18 @@ def test_budget_forces_tiles_that_match_the_untiled_result(tmp_path) -> None:
     assert value >= 40.0  # the tiling tests' tolerance for networks without global statistics
 
 
+def test_budget_keeps_a_smaller_user_tile(tmp_path) -> None:
+    """--tile below the budget's own smallest tile (2 x overlap + 1) is used as it is."""
+    g, info = tiny_generator()
+    engine = Counting(g, info)
+    src = photos(tmp_path / "in", [(21, 26), (30, 40)])
+    res = run_folder(engine, src, [tmp_path / "a.png", tmp_path / "b.png"], tile=12, overlap=4,
+                     max_memory=budget_leaving(2**30))  # fmt: skip
+    assert not res.failed, res.failed
+    assert engine.calls and all(c[2] <= 12 and c[3] <= 12 for c in engine.calls[-4:])
+    assert read_image(tmp_path / "a.png").shape == (21, 26, 3)
+
+
 def test_budget_below_the_model_is_one_line(tmp_path) -> None:
     g, info = tiny_generator()
     src = photos(tmp_path / "in", [(20, 20)])
