@@ -45,7 +45,14 @@ from torch.utils.data import Dataset
 from i2i.errors import DatasetError, ImageReadError
 from i2i.specs import DataOptions, DatasetReport
 
-from .image_io import IMAGE_EXTENSIONS, check_image, format_file_list, list_images, read_image
+from .image_io import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    check_image,
+    format_file_list,
+    limited_loader,
+    list_images,
+)
 from .keys import parse_key
 
 log = logging.getLogger(__name__)
@@ -210,13 +217,20 @@ def list_image_folders(
 # -- validation of the files -------------------------------------------------------------------
 
 
-def check_files(paths: Sequence[Path]) -> list[tuple[str | None, tuple[int, int] | None]]:
+def check_files(
+    paths: Sequence[Path], max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> list[tuple[str | None, tuple[int, int] | None]]:
     """:func:`~i2i.datasets.image_io.check_image` of every file (threads for long lists):
-    ``(None, (width, height))`` for a good file, ``(reason, None)`` for a bad one."""
+    ``(None, (width, height))`` for a good file, ``(reason, None)`` for a bad one (also for
+    an image of more than ``max_pixels`` pixels, found from its header)."""
+
+    def check(p: Path) -> tuple[str | None, tuple[int, int] | None]:
+        return check_image(p, max_pixels)
+
     if len(paths) < 32:
-        return [check_image(p) for p in paths]
+        return [check(p) for p in paths]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        return list(pool.map(check_image, paths, chunksize=16))
+        return list(pool.map(check, paths, chunksize=16))
 
 
 def check_images(
@@ -228,7 +242,8 @@ def check_images(
     """Validate image files the way the built-in formats do, without decoding them fully.
 
     Every file is opened (header, PNG chunks and CRCs, the whole JPEG entropy stream at 1/8
-    scale), so unreadable, empty and truncated files are found before training. On the train
+    scale), so unreadable, empty and truncated files are found before training, and so are
+    images of more than ``options.max_pixels`` pixels (from the header alone). On the train
     split with no resize (``options.load_size == 0``) and a crop (``options.size > 0``), images
     smaller than the crop are problems too.
 
@@ -244,12 +259,13 @@ def check_images(
     """
     check_small = options.split == "train" and options.load_size == 0 and options.size > 0
     bad: list[str] = []
+    large: list[str] = []
     small: list[str] = []
     for paths in groups:
-        for path, (reason, wh) in zip(paths, check_files(paths), strict=True):
+        for path, (reason, wh) in zip(paths, check_files(paths, options.max_pixels), strict=True):
             rel = path.relative_to(root).as_posix()
             if reason is not None:
-                bad.append(f"{rel} ({reason})")
+                (large if wh is not None else bad).append(f"{rel} ({reason})")
             elif check_small and wh is not None and min(wh) < options.size:
                 small.append(f"{rel} ({wh[0]}x{wh[1]})")
     problems = []
@@ -257,6 +273,12 @@ def check_images(
         problems.append(
             f"{len(bad)} unreadable image file(s) in '{root}': {format_file_list(bad)}; "
             "re-export or remove them"
+        )
+    if large:
+        problems.append(
+            f"{len(large)} image(s) in '{root}' are larger than the limit (read from their "
+            f"headers, nothing decoded): {format_file_list(large)}; downscale or remove them, or "
+            "raise the limit (--max-pixels N, or --set train.max_pixels=N when training)"
         )
     if small:
         problems.append(
@@ -358,7 +380,11 @@ class FolderDataset(Dataset):
         self.samples: list[Item] = list(samples)
         #: Files found corrupt (skipped from then on).
         self.bad_files: set[Path] = set()
-        self._loader: Callable[[Path, int], np.ndarray] = options.load_image or read_image
+        #: ``options.load_image`` (default: read_image), refusing images of more than
+        #: ``options.max_pixels`` pixels before decoding them
+        self._loader: Callable[[Path, int], np.ndarray] = limited_loader(
+            options.load_image, options.max_pixels
+        )
         self._pipelines: dict[tuple[str, ...], Any] = {}
         self._log = logging.getLogger(type(self).__module__)
 
@@ -376,7 +402,8 @@ class FolderDataset(Dataset):
         in [0, 1].
 
         Raises:
-            ImageReadError: the file cannot be decoded.
+            ImageReadError: the file cannot be decoded, or it has more than
+                ``options.max_pixels`` pixels (:class:`~i2i.errors.ImageTooLargeError`).
             DatasetError: the loader (a plugin's ``i2i_load_image``) returned another shape.
         """
         arr = np.asarray(self._loader(path, channels), dtype=np.float32)

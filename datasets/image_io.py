@@ -24,8 +24,10 @@ import numpy as np
 from i2i.hookspecs import hookimpl
 from i2i_runtime.codec16 import high_bit_color
 from i2i_runtime.imageio import (
+    DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
     LUMA_WEIGHTS,
+    ImageHeader,
     atomic_write_bytes,
     check_image,
     convert_channels,
@@ -33,14 +35,18 @@ from i2i_runtime.imageio import (
     format_file_list,
     image_size,
     is_sixteen_bit,
+    limited_loader,
     list_images,
+    read_header,
     read_image,
     write_image,
 )
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "LUMA_WEIGHTS",
+    "ImageHeader",
     "atomic_write_bytes",
     "check_image",
     "convert_channels",
@@ -50,13 +56,16 @@ __all__ = [
     "i2i_load_image",
     "image_size",
     "is_sixteen_bit",
+    "limited_loader",
     "list_images",
+    "read_header",
     "read_image",
     "write_image",
 ]
 
 
 @hookimpl(trylast=True)
-def i2i_load_image(path: Path, channels: int) -> np.ndarray:
-    """Default image loader (``trylast``): :func:`read_image`."""
-    return read_image(path, channels)
+def i2i_load_image(path: Path, channels: int, max_pixels: int) -> np.ndarray:
+    """Default image loader (``trylast``): :func:`read_image` (header checked against
+    ``max_pixels`` before decoding)."""
+    return read_image(path, channels, max_pixels=max_pixels)

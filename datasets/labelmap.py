@@ -247,9 +247,9 @@ class _Scan:
     colors: list[tuple[int, int, int]] | None = None  # unknown palette colours
 
 
-def _scan_label(path: Path, palette: Palette | None) -> _Scan:
+def _scan_label(path: Path, palette: Palette | None, max_pixels: int) -> _Scan:
     try:
-        arr = read_label_map(path, palette)
+        arr = read_label_map(path, palette, max_pixels=max_pixels)
     except UnknownColorsError as e:
         return _Scan(colors=e.colors)
     except (ImageReadError, DatasetError) as e:
@@ -305,9 +305,12 @@ def validate_labelmap(root: Path, options: DataOptions) -> DatasetReport:
             "(and instance map) with the same name without extension — add or remove them"
         )
     triples = files.triples
-    label_scans = _pool_map(lambda t: _scan_label(t[1], palette), triples)
-    image_checks = _pool_map(lambda t: check_image(t[0]), triples)
-    inst_scans = _pool_map(lambda t: _scan_label(t[2], None), triples) if lo.instances else []
+    limit = options.max_pixels
+    label_scans = _pool_map(lambda t: _scan_label(t[1], palette, limit), triples)
+    image_checks = _pool_map(lambda t: check_image(t[0], limit), triples)
+    inst_scans = (
+        _pool_map(lambda t: _scan_label(t[2], None, limit), triples) if lo.instances else []
+    )
     rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
     bad: list[str] = []
     colors: list[str] = []
@@ -445,8 +448,9 @@ class LabelMapDataset(FolderDataset):
     def read_sample(self, item: tuple[Path, Path, Path | None]) -> dict[str, np.ndarray]:
         img_path, lab_path, inst_path = item
         img = self.read(img_path, self.label_options.image_channels)
-        label = read_label_map(lab_path, self.palette)
-        inst = read_label_map(inst_path) if inst_path is not None else None
+        limit = self.options.max_pixels
+        label = read_label_map(lab_path, self.palette, max_pixels=limit)
+        inst = read_label_map(inst_path, max_pixels=limit) if inst_path is not None else None
         for name, arr, path in (("label map", label, lab_path), ("instance map", inst, inst_path)):
             if arr is not None and arr.shape != img.shape[:2]:
                 raise DatasetError(

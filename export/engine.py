@@ -25,11 +25,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from i2i.errors import ConfigError, InputError
+from i2i.errors import ConfigError
 from i2i.hookspecs import hookimpl
 from i2i.specs import InferenceInfo
 from i2i.training import runtime
-from i2i_runtime.engine import DEFAULT_MAX_PIXELS, Engine, OrtEngine, _oom_message
+from i2i_runtime.engine import (
+    DEFAULT_MAX_PIXELS,
+    Engine,
+    EngineMemoryError,
+    OrtEngine,
+    _oom_message,
+)
 from i2i_runtime.providers import provider_for_device
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,7 +139,7 @@ class TorchEngine(Engine):
             return y.float().cpu().numpy()
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
-            raise InputError(_oom_message(x, f"GPU memory on {self.device}")) from None
+            raise EngineMemoryError(_oom_message(x, f"GPU memory on {self.device}")) from None
 
 
 # -- choosing an engine --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from i2i.manager import Context
 from i2i.training import distributed
 from i2i_runtime import folder
 from i2i_runtime.folder import OUTPUT_FORMATS, TranslateResult, check_folders, output_paths
+from i2i_runtime.memory import resolve_budget
 from i2i_runtime.pipeline import parse_bit_depth
 
 from .engine import DEFAULT_MAX_PIXELS
@@ -70,6 +71,7 @@ def translate_folder(
     instances: str | Path | None = None,
     palette: str | Path | None = None,
     spec: str | None = None,
+    max_memory: str | int | None = "auto",
 ) -> TranslateResult:
     """Translate every image under ``in_dir`` into ``out_dir`` with a checkpoint or ONNX model.
 
@@ -98,7 +100,8 @@ def translate_folder(
         workers: Decoding threads and encoding threads (each; 0 = no threads).
         bit_depth: ``auto`` (16-bit out for 16-bit in), ``8`` or ``16``.
         threads: CPU threads of an onnxruntime session.
-        max_pixels: Per-image pixel limit of one engine call (0 = none).
+        max_pixels: Largest input (width x height): larger images are reported and skipped from
+            their header, before decoding; also the per-call limit of the engine (0 = none).
         out_format: ``png`` (default), ``jpg``, ``tiff`` or ``same`` (each input's format).
         style: Label-map models with a style encoder: a style image file used for every label
             map, or a folder of style images matched to the label maps by relative path without
@@ -108,6 +111,10 @@ def translate_folder(
         palette: Palette file (``ID R G B [NAME]`` lines) for RGB label maps; default
             ``IN_DIR/palette.txt`` when it exists.
         spec: Input spec of an ONNX model without i2i metadata (``"channels=3,stride=4"``).
+        max_memory: Budget of the process's peak resident memory: ``auto`` (a quarter of the
+            machine's or container's memory), a size (``2GB``, bytes) or 0 (none). Images that
+            would not fit whole are translated in blended tiles that do; images that cannot
+            fit at all are reported and skipped (see :mod:`i2i_runtime.budget`).
 
     Raises:
         ConfigError: bad folders, direction or options; a missing instance map or style image.
@@ -117,6 +124,7 @@ def translate_folder(
 
     check_folders(Path(in_dir), Path(out_dir))  # before loading a model
     parse_bit_depth(bit_depth)
+    budget = resolve_budget(max_memory)
     if workers < 0 or batch_size < 1:
         raise ConfigError(
             f"--workers must be >= 0 and --batch-size >= 1, got {workers}, {batch_size}"
@@ -157,6 +165,8 @@ def translate_folder(
             load_image=ctx.load_image,
             # torchrun: each rank translates its own share, every image exactly once
             shard=(lambda items: distributed.shard(items, rank)) if rank.enabled else None,
+            max_pixels=max_pixels,
+            max_memory=budget,
         )
     finally:
         engine.close()

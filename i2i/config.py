@@ -28,6 +28,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from i2i.errors import ConfigError, describe_os_error, one_line
+from i2i_runtime.imageio import DEFAULT_MAX_PIXELS
 
 MAX_TOML_BYTES = 16 * 1024 * 1024
 
@@ -225,12 +226,17 @@ class TrainConfig:
         (), "experiment trackers to log to: tensorboard, mlflow, wandb (--log NAME, repeatable)"
     )
     tracking: TrackingConfig = opt(TrackingConfig(), "settings of the experiment trackers")
+    max_pixels: int = opt(
+        DEFAULT_MAX_PIXELS,
+        "largest image (width x height) read; larger ones are refused from their header, before "
+        "decoding (0 = no limit)",
+    )
 
     def __post_init__(self) -> None:
         at_least = {
             "steps": 0, "epochs": 0, "batch_size": 1, "size": 0, "load_size": NO_RESIZE,
             "workers": 0, "log_every": 0, "sample_every": 0, "checkpoint_every": 0,
-            "keep_checkpoints": 0,
+            "keep_checkpoints": 0, "max_pixels": 0,
         }  # fmt: skip
         for key, low in at_least.items():
             value = getattr(self, key)

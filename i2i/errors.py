@@ -13,31 +13,33 @@ Exit statuses: 0 success, 1 failed, 128 + N stopped by signal N (130 SIGINT, 143
 
 from __future__ import annotations
 
-import dataclasses
-import errno
-import os
 import re
-import signal
 
 # the classes the torch-free runtime raises too: one hierarchy (see i2i_runtime.errors)
-from i2i_runtime.errors import ConfigError, DatasetError, I2IError, ImageReadError, InputError
-
-EXIT_FAILED = 1
-
-
-def signal_exit_code(signum: int) -> int:
-    """The shell convention for a command ended by signal ``signum``: 128 + N (SIGTERM: 143)."""
-    return 128 + int(signum)
-
-
-def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
+# and the mapping of any exception to its line and exit status (shared with i2i-run)
+from i2i_runtime.errors import (
+    EXIT_FAILED,
+    ConfigError,
+    DatasetError,
+    Failure,
+    I2IError,
+    ImageReadError,
+    ImageTooLargeError,
+    InputError,
+    Interrupted,
+    StopSignal,
+    add_note,
+    describe_failure,
+    describe_os_error,
+    is_out_of_memory,
+    one_line,
+    os_error_in,
+    signal_exit_code,
+    signal_name,
+)
 
 __all__ = [
+    "EXIT_FAILED",
     "CheckpointError",
     "ConfigError",
     "DatasetError",
@@ -45,11 +47,23 @@ __all__ = [
     "ExportError",
     "I2IError",
     "ImageReadError",
+    "ImageTooLargeError",
     "InputError",
     "NonFiniteLossError",
     "PluginError",
     "RegistryError",
     "UnknownNameError",
+    "Failure",
+    "Interrupted",
+    "StopSignal",
+    "add_note",
+    "describe_failure",
+    "describe_os_error",
+    "is_out_of_memory",
+    "one_line",
+    "os_error_in",
+    "signal_exit_code",
+    "signal_name",
 ]
 
 
@@ -121,186 +135,6 @@ class UnsafeArchiveError(ArchiveError):
 
 class CorruptArchiveError(ArchiveError):
     """An archive is not a readable zip/tar file (truncated, bad CRC, wrong format)."""
-
-
-class Interrupted(I2IError):
-    """A command stopped early because of a signal (or a stop request), after saving its work.
-
-    Attributes:
-        exit_code: 128 + the signal number (130 SIGINT, 143 SIGTERM); 75 (``EX_TEMPFAIL``,
-            "try again later") for a stop requested without a signal, e.g. by a plugin.
-    """
-
-    def __init__(self, message: str, signum: int | None = None) -> None:
-        super().__init__(message)
-        self.signum = signum
-        self.exit_code = signal_exit_code(signum) if signum else 75
-
-
-class StopSignal(KeyboardInterrupt):
-    """Raised in the main thread when a stop signal (SIGTERM) arrives during a command.
-
-    A ``KeyboardInterrupt`` subclass, so cleanup written for Ctrl-C runs for SIGTERM too and
-    ``except Exception`` blocks do not swallow it.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal_name(signum))
-        self.signum = signum
-
-
-def add_note(e: BaseException, note: str) -> None:
-    """Attach a note to an exception (PEP 678; :func:`describe_failure` appends notes)."""
-    if hasattr(e, "add_note"):
-        e.add_note(note)
-    else:  # Python 3.10
-        notes = list(getattr(e, "__notes__", []))
-        e.__notes__ = [*notes, note]  # type: ignore[attr-defined]
-
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    """What a user is told about an exception.
-
-    Attributes:
-        message: One line: what failed, the file, what to do.
-        exit_code: The process exit status (1, or 128 + signal).
-        status: ``failed`` or ``interrupted`` (the run status a trainer records).
-        expected: False for an unexpected exception (a bug): the message asks for ``--debug``.
-    """
-
-    message: str
-    exit_code: int
-    status: str
-    expected: bool = True
-
-
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace (newlines too) collapsed to one space."""
-    return " ".join(str(text).split())
-
-
-_OS_ERRORS: dict[int, str] = {
-    errno.ENOSPC: "no space left on device{at}; free disk space or write to another disk",
-    errno.EROFS: "read-only file system{at}; choose a writable folder (e.g. another --out)",
-    errno.EACCES: "permission denied{at}; fix the permissions or choose another folder",
-    errno.EPERM: "operation not permitted{at}; fix the permissions or choose another folder",
-    errno.ENOENT: "no such file or folder{at}; check the path",
-    errno.ENOTDIR: "not a folder{at}; a part of the path is a file",
-    errno.EISDIR: "is a folder{at}, expected a file",
-    errno.EMFILE: "too many open files{at}; raise the limit (ulimit -n) or use fewer --workers",
-    errno.ENOMEM: "out of memory{at}; use smaller inputs or a machine with more memory",
-    errno.EIO: "input/output error{at}; the disk or network file system failed, check it",
-}
-if hasattr(errno, "EDQUOT"):
-    _OS_ERRORS[errno.EDQUOT] = "disk quota exceeded{at}; free space in your quota or write there"
-
-
-def describe_os_error(e: OSError) -> str:
-    """One line for an ``OSError``: what happened, the file, what to do."""
-    name = e.filename if e.filename is not None else None
-    at = f": {name}" if name is not None else ""
-    if e.filename2 is not None:
-        at += f" -> {e.filename2}"
-    template = _OS_ERRORS.get(e.errno or -1)
-    if template is not None:
-        return template.format(at=at)
-    what = e.strerror or (one_line(str(e)) if e.errno is None else "") or type(e).__name__
-    if e.errno is None:
-        at = ""  # str(e) of an OSError without errno is all there is
-    code = errno.errorcode.get(e.errno or -1, "")
-    return f"{what}{f' ({code})' if code else ''}{at}"
-
-
-_OS_ERROR_IN_TEXT = re.compile(r"os error (\d+)")
-_OOM = re.compile(
-    r"out of memory|can't allocate memory|cannot allocate memory|DefaultCPUAllocator|"
-    r"std::bad_alloc|Failed to allocate memory",
-    re.IGNORECASE,
-)
-_TRIED = re.compile(r"tried to allocate ([\d.]+) ?(bytes|[KMGT]i?B)", re.IGNORECASE)
-
-
-def os_error_in(e: BaseException) -> OSError | None:
-    """The ``OSError`` behind ``e``: itself, its cause/context, or an ``(os error N)`` that a
-    library (safetensors) put into its message."""
-    seen: set[int] = set()
-    cur: BaseException | None = e
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, OSError):
-            return cur
-        m = _OS_ERROR_IN_TEXT.search(str(cur))
-        if m and not isinstance(cur, OSError):
-            code = int(m.group(1))
-            return OSError(code, os.strerror(code))
-        cur = cur.__cause__ or cur.__context__
-    return None
-
-
-def _memory_message(e: BaseException) -> str:
-    text = str(e)
-    m = _TRIED.search(text)
-    size = ""
-    if m:
-        value, unit = m.groups()
-        if unit.lower() == "bytes":
-            size = f" (tried to allocate {float(value) / 1e9:.2f} GB)"
-        else:
-            size = f" (tried to allocate {value} {unit})"
-    where = "GPU" if re.search(r"CUDA|MPS|GPU", text) else "CPU"
-    return (
-        f"out of {where} memory{size}; use a smaller batch, smaller images or a smaller model "
-        "(or fewer DataLoader workers), or a machine with more memory"
-    )
-
-
-def is_out_of_memory(e: BaseException) -> bool:
-    """``MemoryError``, or an allocator failure of torch / onnxruntime (CPU or GPU)."""
-    if isinstance(e, MemoryError):
-        return True
-    if isinstance(e, OSError) and e.errno == errno.ENOMEM:
-        return True
-    if type(e).__name__ == "OutOfMemoryError":
-        return True
-    return isinstance(e, RuntimeError) and bool(_OOM.search(str(e)))
-
-
-def _notes(e: BaseException) -> str:
-    notes = [one_line(n) for n in getattr(e, "__notes__", []) or [] if str(n).strip()]
-    return "".join(f"; {n}" for n in notes)
-
-
-def describe_failure(e: BaseException) -> Failure:
-    """The one line, exit status and run status for any exception (see the module docstring).
-
-    Example:
-        >>> describe_failure(ConfigError("'train.steps' must be >= 0, got -5")).exit_code
-        1
-        >>> describe_failure(StopSignal(signal.SIGTERM)).exit_code
-        143
-    """
-    if isinstance(e, Interrupted):
-        return Failure(one_line(str(e)) + _notes(e), e.exit_code, "interrupted")
-    if isinstance(e, KeyboardInterrupt):
-        signum = getattr(e, "signum", signal.SIGINT)
-        msg = f"stopped by {signal_name(signum)}" + _notes(e)
-        return Failure(msg, signal_exit_code(signum), "interrupted")
-    if isinstance(e, I2IError):
-        msg = one_line(str(e)) or type(e).__name__
-        return Failure(msg + _notes(e), EXIT_FAILED, "failed")
-    if is_out_of_memory(e):
-        return Failure(_memory_message(e) + _notes(e), EXIT_FAILED, "failed")
-    os_err = os_error_in(e) if isinstance(e, Exception) else None
-    if os_err is not None:
-        return Failure(describe_os_error(os_err) + _notes(e), EXIT_FAILED, "failed")
-    first = (str(e).strip().splitlines() or [""])[0].strip()
-    detail = f": {first[:300]}" if first else ""
-    msg = (
-        f"unexpected {type(e).__name__}{detail}{_notes(e)} (a bug in i2i or a plugin; rerun "
-        "with --debug for the traceback and report it)"
-    )
-    return Failure(msg, EXIT_FAILED, "failed", expected=False)
 
 
 def describe_load_error(e: BaseException) -> str:

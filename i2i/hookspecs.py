@@ -145,12 +145,16 @@ def i2i_register_commands(app: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def i2i_load_image(path: Path, channels: int) -> np.ndarray | None:
+def i2i_load_image(path: Path, channels: int, max_pixels: int) -> np.ndarray | None:
     """Decode one image file.
 
     Args:
         path: The file.
         channels: Channels wanted: 1 (grayscale) or 3 (RGB); others are plugin-defined.
+        max_pixels: Largest width x height to decode (0 = no limit): refuse larger images
+            with :class:`i2i.errors.ImageTooLargeError` before decoding them (read the header
+            first). Callers also check the header of files Pillow can open, so a plugin that
+            only adds formats may ignore it (leave it out of its signature).
 
     Returns:
         An ``H x W x channels`` float32 array in [0, 1], or None to let the next plugin try.

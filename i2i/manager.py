@@ -30,6 +30,7 @@ import pluggy
 from i2i import hookspecs
 from i2i.errors import PluginError
 from i2i.registry import Registrar, Registry
+from i2i_runtime.imageio import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,15 @@ class Context:
     def hook(self) -> Any:
         return self.pm.hook
 
-    def load_image(self, path: Path, channels: int) -> np.ndarray:
-        """Decode an image through the ``i2i_load_image`` hook (HxWxC float32 in [0, 1])."""
-        out = self.pm.hook.i2i_load_image(path=Path(path), channels=channels)
+    def load_image(
+        self, path: Path, channels: int, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    ) -> np.ndarray:
+        """Decode an image through the ``i2i_load_image`` hook (HxWxC float32 in [0, 1]);
+        images of more than ``max_pixels`` pixels (0 / None: no limit) are refused before they
+        are decoded (:class:`~i2i.errors.ImageTooLargeError`)."""
+        out = self.pm.hook.i2i_load_image(
+            path=Path(path), channels=channels, max_pixels=int(max_pixels or 0)
+        )
         if out is None:
             raise PluginError(f"no plugin could load {path} (is the image_io plugin blocked?)")
         return out

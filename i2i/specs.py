@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from i2i.errors import ConfigError
 
 # owned by the torch-free runtime (exported models describe themselves with it); public here too
+from i2i_runtime.imageio import DEFAULT_MAX_PIXELS
 from i2i_runtime.info import InferenceInfo
 
 __all__ = [
@@ -146,6 +147,9 @@ class DataOptions:
             (the context's image loader; plugins can override it through a hook).
         params: Format-specific settings from the model (:attr:`ModelSpec.data_params`), e.g.
             ``{"scale": 4}`` for super-resolution; formats document the keys they read.
+        max_pixels: Largest image (width x height) read; validation reports larger files and
+            reading refuses them, both from the header before decoding (0 = no limit;
+            ``train.max_pixels``, ``i2i datasets check --max-pixels``).
     """
 
     split: str = "train"
@@ -156,6 +160,7 @@ class DataOptions:
     strict: bool = False
     load_image: Callable[[Path, int], np.ndarray] | None = None
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclasses.dataclass

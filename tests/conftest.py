@@ -28,6 +28,68 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
                 item.add_marker(skip)
 
 
+# -- small files that claim huge images, and measured child processes -------------------------
+
+
+def write_png_bomb(
+    path: Path, width: int = 12000, height: int = 12000, bits: int = 16, color_type: int = 2
+) -> Path:
+    """A valid PNG of ``width x height`` zero pixels (default: 12000 x 12000 16-bit RGB, 840 KB)
+    whose pixels would take gigabytes to decode.
+
+    The zlib stream repeats one full-flushed deflate block of 100 zero rows (the same bytes
+    every time after a full flush), so the file is made in a fraction of a second.
+    """
+    import struct
+    import zlib
+
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+    row = bytes(1 + width * channels * bits // 8)
+    rows = 100 if height % 100 == 0 else 1
+    block = row * rows
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    end = comp.flush()
+    adler = 1
+    for _ in range(height // rows):
+        adler = zlib.adler32(block, adler)
+    data = b"\x78\xda" + body * (height // rows) + end + struct.pack(">I", adler)
+
+    def chunk(tag: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(tag + payload)
+        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bits, color_type, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.fixture
+def png_bomb() -> Callable[..., Path]:
+    """:func:`write_png_bomb` as a fixture."""
+    return write_png_bomb
+
+
+def run_measured(cmd: list[str], timeout: float = 300) -> tuple[int, str, str, int]:
+    """Run ``[sys.executable, "-m", MODULE, *args]``: (exit status, stdout, stderr, the child's
+    own peak RSS in bytes; see :func:`i2i_runtime.memory.run_module_measured`)."""
+    import sys
+
+    from i2i_runtime.memory import run_module_measured
+
+    assert cmd[:2] == [sys.executable, "-m"], cmd
+    return run_module_measured(cmd[2], cmd[3:], timeout=timeout)
+
+
+@pytest.fixture
+def measured() -> Callable[..., tuple[int, str, str, int]]:
+    """:func:`run_measured` as a fixture."""
+    return run_measured
+
+
 @pytest.fixture(scope="session")
 def ctx(i2i_context: Context) -> Context:
     """The plugin context (the i2i pytest plugin's, shared with the contract tests)."""

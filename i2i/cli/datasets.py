@@ -12,6 +12,7 @@ from i2i.config import effective_load_size
 from i2i.errors import ConfigError
 from i2i.manager import Context
 from i2i.specs import DataOptions, DatasetFormatSpec
+from i2i_runtime.imageio import DEFAULT_MAX_PIXELS
 
 
 def demo_kinds(ctx: Context) -> dict[str, DatasetFormatSpec]:
@@ -76,6 +77,12 @@ def register(app: typer.Typer, ctx: Context) -> None:
             metavar="KEY=VALUE",
             help="format-specific setting, repeatable (e.g. --param scale=2 for --format sr)",
         ),
+        max_pixels: int = typer.Option(
+            DEFAULT_MAX_PIXELS,
+            "--max-pixels",
+            help="largest image (width x height) accepted, checked from the header before "
+            "decoding (train.max_pixels; 0 = no limit)",
+        ),
     ) -> None:
         """Validate a dataset folder without training (same checks as before training)."""
         spec = ctx.dataset_formats.get(format)
@@ -86,6 +93,7 @@ def register(app: typer.Typer, ctx: Context) -> None:
             channels={k: channels for k in spec.keys},
             load_image=ctx.load_image,
             params=parse_params(param),
+            max_pixels=max_pixels,
         )
         report = spec.validate(root, options)
         say(check_summary(root, format, report))

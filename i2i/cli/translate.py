@@ -16,6 +16,8 @@ from rich.progress import (
 
 from i2i.cli.common import err_console, handle_errors, say
 from i2i.manager import Context
+from i2i_runtime.folder import check_translated
+from i2i_runtime.imageio import DEFAULT_MAX_PIXELS
 
 
 def register(app: typer.Typer, ctx: Context) -> None:
@@ -62,6 +64,16 @@ def register(app: typer.Typer, ctx: Context) -> None:
         spec: str = typer.Option(
             None, help="describe an ONNX model without i2i metadata: channels=3,stride=4,..."
         ),
+        max_memory: str = typer.Option(
+            "auto",
+            help="budget of this process's peak memory, e.g. 2GB: larger images are tiled to "
+            "fit (auto = a quarter of the machine's memory; 0 = no budget)",
+        ),
+        max_pixels: int = typer.Option(
+            DEFAULT_MAX_PIXELS,
+            help="largest image (width x height) accepted, checked from the file header before "
+            "decoding (0 = no limit)",
+        ),
     ) -> None:
         """Translate a folder of any-size images (padded to the network stride, never resized).
 
@@ -93,12 +105,12 @@ def register(app: typer.Typer, ctx: Context) -> None:
                 provider=provider, tile=tile, overlap=overlap, batch_size=batch_size,
                 workers=workers, bit_depth=bit_depth, threads=threads, out_format=out_format,
                 style=style, instances=instances, palette=palette, spec=spec,
+                max_memory=max_memory, max_pixels=max_pixels,
             )  # fmt: skip
         say(
             f"wrote {len(result.written)} images to {out_dir}; "
             f"{len(result.skipped_existing)} already existed (use --overwrite to redo); "
-            f"{len(result.failed)} unreadable; {result.images_per_s:.2f} images/s with "
+            f"{len(result.failed)} skipped; {result.images_per_s:.2f} images/s with "
             f"{result.engine}"
         )
-        for path, why in result.failed:
-            say(f"  unreadable: {path}: {why}")
+        check_translated(result)

@@ -288,4 +288,5 @@ def data_options(spec: Any, run: RunConfig, ctx: Context, split: str = "train") 
         strict=t.strict,
         load_image=ctx.load_image,
         params=dict(spec.data_params(run.model)) if spec.data_params else {},
+        max_pixels=t.max_pixels,
     )

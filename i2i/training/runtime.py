@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
-import platform
 import random
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from i2i.errors import ConfigError
+from i2i_runtime.memory import glibc_function
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -107,14 +105,9 @@ def tune_cpu_allocator() -> bool:
     Returns:
         Whether the settings were applied (only with glibc on Linux; elsewhere nothing changes).
     """
-    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+    mallopt = glibc_function("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
+    if mallopt is None:
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(
         mallopt(param, value) == 1
         for param, value in (

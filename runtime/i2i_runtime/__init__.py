@@ -19,7 +19,14 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .engine import Engine, OrtEngine
-from .errors import ConfigError, DatasetError, I2IError, ImageReadError, InputError
+from .errors import (
+    ConfigError,
+    DatasetError,
+    I2IError,
+    ImageReadError,
+    ImageTooLargeError,
+    InputError,
+)
 from .folder import TranslateResult, translate_folder
 from .info import InferenceInfo
 from .metadata import ModelMetadata, read_metadata
@@ -31,6 +38,7 @@ __all__ = [
     "Engine",
     "I2IError",
     "ImageReadError",
+    "ImageTooLargeError",
     "InferenceInfo",
     "InputError",
     "ModelMetadata",

@@ -7,8 +7,9 @@
     i2i-run sample MODEL.onnx OUT.png --class 3 -n 8 --seed 0
     i2i-run info MODEL.onnx
 
-Errors print one line (``error: ...``) and exit with status 1; ``I2I_DEBUG=1`` shows the
-traceback.
+Every failure prints one line (``error: ...``, from :func:`i2i_runtime.errors.describe_failure`,
+the same mapping ``i2i`` uses) and exits with status 1 (130 / 143 when stopped by SIGINT /
+SIGTERM); ``I2I_DEBUG=1`` also prints the traceback.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import ConfigError, I2IError
+from .errors import ConfigError, describe_failure
+from .imageio import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger("i2i_runtime")
 
@@ -164,6 +167,19 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--style", type=Path, default=None, help="style image file or folder")
     t.add_argument("--instances", type=Path, default=None, help="folder of instance maps")
     t.add_argument("--palette", type=Path, default=None, help="palette file for RGB label maps")
+    t.add_argument(
+        "--max-memory",
+        default="auto",
+        help="budget of this process's peak memory, e.g. 2GB: larger images are tiled to fit "
+        "(auto = a quarter of the machine's memory; 0 = no budget)",
+    )
+    t.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="largest image (width x height) accepted, checked from the file header before "
+        "decoding (0 = no limit)",
+    )
 
     s = sub.add_parser("serve", help="serve the model over HTTP (needs i2i-runtime[serve])")
     s.add_argument("model", metavar="MODEL", type=Path, help="the exported .onnx file")
@@ -194,6 +210,7 @@ def _translator(args: argparse.Namespace, direction: str | None = None) -> objec
         threads=args.threads,
         spec=args.spec,
         direction=direction,
+        max_pixels=getattr(args, "max_pixels", DEFAULT_MAX_PIXELS),
     )
 
 
@@ -204,7 +221,11 @@ def _progress(done: int, total: int, rate: float) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    from .folder import check_translated
+    from .memory import resolve_budget
+
     check_precision(args.precision)
+    budget = resolve_budget(args.max_memory)
     direction = args.direction
     if args.style is not None and direction is None:
         direction = "style"
@@ -224,14 +245,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
             style=args.style,
             instances=args.instances,
             palette=args.palette,
+            max_pixels=args.max_pixels,
+            max_memory=budget,
         )
     _say(
         f"wrote {len(res.written)} images to {args.out_dir}; "
         f"{len(res.skipped_existing)} already existed (use --overwrite to redo); "
-        f"{len(res.failed)} unreadable; {res.images_per_s:.2f} images/s with {res.engine}"
+        f"{len(res.failed)} skipped; {res.images_per_s:.2f} images/s with {res.engine}"
     )
-    for path, why in res.failed:
-        _say(f"  unreadable: {path}: {why}")
+    check_translated(res)  # images that were skipped (each named above): exit status 1
     return 0
 
 
@@ -291,15 +313,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     try:
         code = COMMANDS[args.command](args)
-    except I2IError as e:
-        if _debug():
+    except BaseException as e:  # noqa: BLE001 - the one error path: one line, an exit status
+        if isinstance(e, SystemExit):
             raise
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        _say(f"error: {msg}")
-        code = 1
-    except KeyboardInterrupt:
-        _say("interrupted; outputs written so far are kept (run again to resume)")
-        code = 130
+        if _debug():
+            traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+        failure = describe_failure(e)
+        if failure.status == "interrupted":
+            _say(f"interrupted: {failure.message}; outputs written so far are kept (run again "
+                 "to resume)")  # fmt: skip
+        else:
+            _say(f"error: {failure.message}")
+        code = failure.exit_code
     sys.exit(code)
 
 

@@ -16,16 +16,19 @@ torch-free runtime and of the full i2i package byte-identical.
 
 from __future__ import annotations
 
+import io
 import struct
 import sys
 import zlib
 from collections.abc import Callable
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
-#: Rows filtered per block by the PNG encoder (bounds its temporary memory).
-_ROWS_PER_BLOCK = 256
+#: Rows filtered per block by the PNG encoder (bounds its temporary memory: the filter
+#: candidates take about 100 bytes per sample of a block). The output does not depend on it.
+ROWS_PER_BLOCK = 32
 
 
 def high_bit_color(im: Image.Image) -> bool:
@@ -60,7 +63,8 @@ def decode_high_bit_color(open_image: Callable[[], Image.Image]) -> np.ndarray:
     endian = ""
     # Pillow's ;16B unpackers keep the first byte of every sample, its ;16L ones the second
     for which in ("B", "L"):
-        with open_image() as im:
+        im = open_image()
+        try:
             tiles = []
             for t in im.tile:
                 raw = _rawmode(t.args)
@@ -71,12 +75,19 @@ def decode_high_bit_color(open_image: Callable[[], Image.Image]) -> np.ndarray:
                 tiles.append(t._replace(args=_with_rawmode(t.args, f"{base};16{which}")))
             im.tile = tiles
             im.load()
-            planes.append(np.asarray(im).astype(np.uint16))
+            planes.append(np.asarray(im))  # uint8, backed by its own bytes
+        finally:
+            im.close()  # frees Pillow's copy of the pixels (leaving a `with` block does not)
     first, second = planes
+    del planes
     if endian == "N":
         endian = "L" if sys.byteorder == "little" else "B"
     hi, lo = (first, second) if endian == "B" else (second, first)
-    out = (hi << 8) | lo
+    del first, second
+    out = hi.astype(np.uint16)
+    del hi
+    out <<= 8
+    out |= lo
     return out[:, :, None] if out.ndim == 2 else out
 
 
@@ -107,26 +118,34 @@ def _filter_block(rows: np.ndarray, prev: np.ndarray, bpp: int) -> np.ndarray:
     return np.concatenate([best.astype(np.uint8)[:, None], chosen], axis=1)
 
 
-def encode_png16(pixels: np.ndarray) -> bytes:
-    """A 16-bit PNG of ``H x W x C`` uint16 samples (C = 1 gray, 3 RGB, 4 RGBA)."""
+def encode_png16(pixels: np.ndarray, out: BinaryIO | None = None) -> bytes | None:
+    """A 16-bit PNG of ``H x W x C`` uint16 samples (C = 1 gray, 3 RGB, 4 RGBA).
+
+    Returns the file's bytes, or writes them to ``out`` (then returns None; less memory: the
+    compressed data is never joined into one buffer).
+    """
     h, w, c = pixels.shape
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-    raw = np.ascontiguousarray(pixels.astype(">u2")).view(np.uint8).reshape(h, w * c * 2)
     comp = zlib.compressobj(6)
     parts = []
-    prev = np.zeros(raw.shape[1], np.uint8)
-    for y0 in range(0, h, _ROWS_PER_BLOCK):
-        block = raw[y0 : y0 + _ROWS_PER_BLOCK]
+    prev = np.zeros(w * c * 2, np.uint8)
+    for y0 in range(0, h, ROWS_PER_BLOCK):
+        block = pixels[y0 : y0 + ROWS_PER_BLOCK].astype(">u2").view(np.uint8)
+        block = block.reshape(len(block), w * c * 2)
         parts.append(comp.compress(_filter_block(block, prev, 2 * c).tobytes()))
-        prev = block[-1]
+        prev = block[-1].copy()
     parts.append(comp.flush())
     ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", b"".join(parts))
-        + _chunk(b"IEND", b"")
-    )
+    sink = out if out is not None else io.BytesIO()
+    sink.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr))
+    # the IDAT chunk, written part by part: length, tag, data, CRC of tag + data
+    sink.write(struct.pack(">I", sum(len(part) for part in parts)) + b"IDAT")
+    crc = zlib.crc32(b"IDAT")
+    for part in parts:
+        sink.write(part)
+        crc = zlib.crc32(part, crc)
+    sink.write(struct.pack(">I", crc) + _chunk(b"IEND", b""))
+    return None if out is not None else sink.getvalue()  # type: ignore[union-attr]
 
 
 # -- TIFF ------------------------------------------------------------------------------------
@@ -134,11 +153,18 @@ def encode_png16(pixels: np.ndarray) -> bytes:
 _SHORT, _LONG = 3, 4
 
 
-def encode_tiff16(pixels: np.ndarray) -> bytes:
+def encode_tiff16(pixels: np.ndarray, out: BinaryIO | None = None) -> bytes | None:
     """A little-endian baseline TIFF of ``H x W x C`` uint16 samples (C = 1 or 3), one strip,
-    Deflate-compressed."""
+    Deflate-compressed; returned as bytes, or written to ``out`` (then None)."""
     h, w, c = pixels.shape
-    data = zlib.compress(np.ascontiguousarray(pixels.astype("<u2")).tobytes(), 6)
+    comp = zlib.compressobj(6)
+    parts = [
+        comp.compress(pixels[y0 : y0 + ROWS_PER_BLOCK].astype("<u2").tobytes())
+        for y0 in range(0, h, ROWS_PER_BLOCK)
+    ]
+    parts.append(comp.flush())
+    data = b"".join(parts)
+    del parts
     data_off = 8
     bits_off = data_off + len(data) + (len(data) & 1)  # word-aligned
     bits = struct.pack(f"<{c}H", *([16] * c))
@@ -165,6 +191,11 @@ def encode_tiff16(pixels: np.ndarray) -> bytes:
         entry(284, _SHORT, 1, 1),  # chunky
     ]
     header = b"II*\x00" + struct.pack("<I", ifd_off)
-    body = data + b"\x00" * (len(data) & 1) + bits + b"\x00" * (len(bits) & 1)
+    tail = b"\x00" * (len(data) & 1) + bits + b"\x00" * (len(bits) & 1)
     ifd = struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", 0)
-    return header + body + ifd
+    if out is None:
+        return header + data + tail + ifd
+    out.write(header)
+    out.write(data)
+    out.write(tail + ifd)
+    return None

@@ -59,6 +59,7 @@ import numpy as np
 
 from .errors import ConfigError, InputError
 from .info import InferenceInfo
+from .memory import ActivationCost
 from .metadata import ModelMetadata, parse_spec, read_metadata
 from .providers import (
     _LABEL,
@@ -78,6 +79,10 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 64_000_000
 
 
+class EngineMemoryError(InputError):
+    """An engine call ran out of (GPU or CPU) memory: a smaller batch or tiles may fit."""
+
+
 class Engine:
     """Base class of inference engines (see the module docstring for the contract).
 
@@ -88,7 +93,8 @@ class Engine:
         name: Engine kind, e.g. ``"torch"`` or ``"onnxruntime"``.
         description: Where it runs, e.g. ``"cpu, fp32"`` or ``"CUDA (device 0)"``.
         max_pixels: Largest H * W per image accepted by one call (0 = no limit).
-        min_size: Smallest H and W accepted.
+        min_size: Smallest H and W accepted (images at or below the network stride are padded
+            further when the network needs it, see :meth:`_run_any_size`).
         static: ``(H, W)`` for a model that only takes exactly that size, else None.
         fallback: True when a requested GPU provider was unavailable and the engine runs on CPU.
     """
@@ -102,6 +108,9 @@ class Engine:
     fallback: bool = False
     #: Dontcare id accepted in label-map inputs besides ``[0, num_classes)`` (-1 = none).
     label_dontcare: int = -1
+    #: Measured memory of one call per input pixel (:func:`i2i_runtime.memory.probe_engine`;
+    #: set the first time a memory budget needs it).
+    activation_cost: ActivationCost | None = None
 
     @property
     def takes_labels(self) -> bool:
@@ -282,10 +291,12 @@ class Engine:
         if self.takes_labels:
             x, rest = self.check_labels(x, extras)
             padded = [pad_to_multiple(x, self.info.stride)[0]]
+            spatial = [True]
             for kind, e in zip(self.info.inputs[1:], rest, strict=True):
                 padded.append(pad_to_multiple(e, self.info.stride)[0] if kind == "instance" else e)
+                spatial.append(kind == "instance")
             h, w = int(x.shape[2]), int(x.shape[3])
-            y = self.run(*(np.ascontiguousarray(a) for a in padded))
+            y = self._run_any_size(padded, spatial)
             return y[:, :, : h * self.info.scale, : w * self.info.scale]
         if self.info.kind == "sampler":
             raise InputError(
@@ -296,7 +307,69 @@ class Engine:
         self.check_input(x)
         h, w = int(x.shape[2]), int(x.shape[3])
         xp, _ = pad_to_multiple(x, self.info.stride)
-        y = self.run(np.ascontiguousarray(xp))
+        y = self._run_any_size([xp], [True])
+        s = self.info.scale
+        return y[:, :, : h * s, : w * s]
+
+    #: Images whose height or width is below this may be padded further when the network
+    #: fails on them (see :meth:`_run_any_size`).
+    SMALL = 256
+
+    def _run_any_size(self, arrays: list[np.ndarray], spatial: list[bool]) -> np.ndarray:
+        """:meth:`run` on stride-padded inputs, also for images too small for the network.
+
+        A network with downsampling and normalization fails on tiny inputs (a 1x1 map reaches
+        instance / per-image batch norm, a reflect pad wider than the map): PyTorch says
+        ``Expected more than 1 value per channel``, onnxruntime ``Pad reflect requires axis
+        length >= 2``. When a run fails and the image is smaller than :attr:`SMALL` on a side,
+        its small sides are padded (edge replication) to the smallest size that works (2, 4, 8
+        ... times the stride; remembered for later images) and the output is cropped back.
+        Only when no size up to 512 works is it an :class:`InputError` (one line).
+        """
+        h, w = int(arrays[0].shape[2]), int(arrays[0].shape[3])
+        known = getattr(self, "_working_size", 0)
+        if known and min(h, w) < known:
+            return self._run_grown(arrays, spatial, known, h, w)
+        try:
+            return self.run(*(np.ascontiguousarray(a) for a in arrays))
+        except EngineMemoryError:
+            raise
+        except Exception as e:  # noqa: BLE001 - PyTorch / onnxruntime raise many types
+            if min(h, w) >= self.SMALL:
+                raise
+            first = e
+        stride = max(1, int(self.info.stride))
+        size = stride
+        while size < 512:
+            size *= 2
+            if size <= min(h, w):
+                continue
+            try:
+                y = self._run_grown(arrays, spatial, size, h, w)
+            except EngineMemoryError:
+                raise
+            except Exception:  # noqa: BLE001 - still too small: try a larger size
+                continue
+            self._working_size = size
+            log.info("images smaller than %dx%d are padded to that size for this model", size, size)
+            return y
+        reason = " ".join(str(first).split())[:200] or type(first).__name__
+        raise InputError(
+            f"an image of {h}x{w} pixels is too small for this model, even padded to 512x512 "
+            f"({type(first).__name__}: {reason}); remove it or enlarge it"
+        )
+
+    def _run_grown(
+        self, arrays: list[np.ndarray], spatial: list[bool], size: int, h: int, w: int
+    ) -> np.ndarray:
+        """Run with the spatial inputs edge-padded to at least ``size`` on each side; crop."""
+        grown = []
+        for a, is_spatial in zip(arrays, spatial, strict=True):
+            if is_spatial:
+                ph, pw = max(0, size - h), max(0, size - w)
+                a = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)], mode="edge")
+            grown.append(np.ascontiguousarray(a))
+        y = self.run(*grown)
         s = self.info.scale
         return y[:, :, : h * s, : w * s]
 
@@ -395,6 +468,9 @@ class OrtEngine(Engine):
         available = ort.get_available_providers()
         wanted, notes = plan_providers(provider, available)
         opts = ort.SessionOptions()
+        # onnxruntime would print its own (multi-line, coloured) log of a failing node to
+        # stderr; the engine raises the failure with its message instead
+        opts.log_severity_level = 4
         if threads:
             opts.intra_op_num_threads = int(threads)
         sess, errors = None, list(notes)
@@ -431,6 +507,7 @@ class OrtEngine(Engine):
                 f"{path} has {len(self._inputs)} inputs but its description lists "
                 f"{len(self.info.inputs)} ({', '.join(self.info.inputs)}); fix --spec"
             )
+        self._check_shapes(sess, spec is not None)
 
         requested = provider if provider != "auto" else None
         tried_gpu = [p for p in wanted if p != "cpu"]
@@ -466,6 +543,22 @@ class OrtEngine(Engine):
         elif provider == "auto" and used == "cpu" and notes:
             self.description = f"onnxruntime CPU (auto: {notes[0]})"
 
+    def _check_shapes(self, sess: Any, from_spec: bool) -> None:
+        """The channels the description (metadata or --spec) gives must be the graph's."""
+        info = self.info
+        first = sess.get_inputs()[0].shape
+        want_in = 1 if info.kind == "label" else info.in_channels
+        if info.kind == "sampler":
+            want_in = info.in_channels  # noise: N x z_dim
+        out = sess.get_outputs()[0].shape
+        fix = "fix --spec" if from_spec else "re-export it (its i2i metadata does not match it)"
+        for what, shape, want in (("input", first, want_in), ("output", out, info.out_channels)):
+            if len(shape) > 1 and isinstance(shape[1], int) and shape[1] != want:
+                raise ConfigError(
+                    f"{self.path}: the model's {what} has {shape[1]} channels but its "
+                    f"description says {want}; {fix}"
+                )
+
     def run(self, x: np.ndarray, *extras: np.ndarray) -> np.ndarray:
         if self._fixed_batch == 1 and x.shape[0] > 1:  # a batch-1 export: one image per run
             return np.concatenate(
@@ -482,8 +575,14 @@ class OrtEngine(Engine):
             (y,) = self.session.run(None, feeds)[:1]
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             if "allocat" in str(e).lower() or "out of memory" in str(e).lower():
-                raise InputError(_oom_message(x, f"{self.provider.upper()} memory")) from None
-            raise
+                raise EngineMemoryError(
+                    _oom_message(x, f"{self.provider.upper()} memory")
+                ) from None
+            shape = "x".join(str(int(v)) for v in x.shape)
+            raise InputError(
+                f"onnxruntime cannot run {self.path.name} on a {shape} input: {_first_line(e)}; "
+                "check that the file and its i2i metadata belong together (re-export it)"
+            ) from None
         return np.asarray(y, dtype=np.float32)
 
     def close(self) -> None:

@@ -21,8 +21,8 @@ from typing import TypeVar
 import numpy as np
 
 from .engine import Engine
-from .errors import ConfigError
-from .imageio import format_file_list, list_images
+from .errors import ConfigError, InputError
+from .imageio import DEFAULT_MAX_PIXELS, format_file_list, list_images
 from .info import InferenceInfo
 from .labels import PALETTE_NAME, Palette, read_palette
 from .pipeline import parse_bit_depth, run_folder
@@ -54,6 +54,24 @@ class TranslateResult:
     images_per_s: float = 0.0
     seconds: float = 0.0
     engine: str = ""
+
+
+def check_translated(result: TranslateResult) -> None:
+    """Raise when images were skipped (unreadable, too large, refused by the model): each was
+    reported in its own line as it happened; this is the summary line, for a non-zero exit.
+
+    Raises:
+        InputError: ``N of M images were not translated ...``.
+    """
+    if not result.failed:
+        return
+    todo = len(result.pairs) - len(result.skipped_existing)
+    raise InputError(
+        f"{len(result.failed)} of {todo} images were not translated (each is named above with "
+        f"the reason: {format_file_list([p.name for p, _ in result.failed], 3)}); the other "
+        f"{len(result.written)} were written — fix or remove those files and run again (outputs "
+        "that exist are kept)"
+    )
 
 
 #: ``--format`` of translate outputs -> file suffix (``same`` keeps each input's format).
@@ -155,6 +173,8 @@ def translate_folder(
     palette: str | Path | None = None,
     load_image: Callable[[Path, int], np.ndarray] | None = None,
     shard: Callable[[list[T]], list[T]] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_memory: int = 0,
 ) -> TranslateResult:
     """Translate every image under ``in_dir`` into ``out_dir`` with an open engine.
 
@@ -186,6 +206,12 @@ def translate_folder(
             :func:`i2i_runtime.imageio.read_image`).
         shard: Keeps this process's share of a list (distributed translation: every image is
             translated by exactly one process); None = all.
+        max_pixels: Largest input (width x height): larger images are reported and skipped
+            from their header, before decoding (0 / None: no limit).
+        max_memory: Budget of the process's peak resident memory in bytes (0 = none): images
+            are tiled automatically when a whole one would not fit, and refused (reported,
+            skipped) when not even small tiles fit; see
+            :func:`i2i_runtime.pipeline.run_folder`.
 
     Raises:
         ConfigError: bad folders or options; a missing instance map or style image.
@@ -251,6 +277,8 @@ def translate_folder(
         load_image=load_image,
         extras=todo_extras,
         palette=pal,
+        max_pixels=max_pixels,
+        max_memory=max_memory,
     )
     result.written = res.written
     result.failed = res.failed

@@ -16,6 +16,12 @@ Every image i2i reads becomes an ``H x W x C`` float32 array in [0, 1], whatever
   reads as 1.0) unless 4 channels (RGBA) are asked for.
 - The EXIF orientation of JPEG files (and other files whose header carries EXIF) is applied, so
   a photo reads the way image viewers show it.
+- **Size limit before decoding**: the header (width, height, bit depth, bands) is read first
+  (:func:`read_header`) and an image with more than ``max_pixels`` pixels (default
+  :data:`DEFAULT_MAX_PIXELS`, 64 MP) is refused with :class:`~i2i_runtime.errors.ImageTooLargeError`
+  before a single pixel is decoded: an 840 KB PNG can claim 12000 x 12000 16-bit pixels, which
+  would take gigabytes to decode. :meth:`ImageHeader.decode_bytes` is what decoding one image
+  costs at most; decoding frees Pillow's copy before converting to float, in place.
 
 Writing: 8-bit files with Pillow; 16-bit grayscale PNG/TIFF with Pillow (``I;16``); 16-bit RGB
 PNG/TIFF with :mod:`i2i_runtime.codec16`. The same pixels give the same bytes wherever this
@@ -32,32 +38,82 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from .codec16 import decode_high_bit_color, encode_png16, encode_tiff16, high_bit_color
-from .errors import ConfigError, DatasetError, ImageReadError, InputError
+from .codec16 import (
+    ROWS_PER_BLOCK,
+    decode_high_bit_color,
+    encode_png16,
+    encode_tiff16,
+    high_bit_color,
+)
+from .errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, InputError
+from .headers import (
+    _NATIVE_MODES,
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    ImageHeader,
+    ImageSource,
+    _allow_pillow,
+    _bomb_message,
+    _exception_reason,
+    _header_of,
+    _is_empty,
+    _one_line,
+    _opener,
+    _orientation,
+    _quiet_bomb_warning,
+    _read_error,
+    gigabytes,
+    image_size,
+    is_sixteen_bit,
+    megapixels,
+    read_header,
+    too_large,
+)
+from .memory import release_memory
 
-#: What :func:`read_image` decodes: a file path, the file's bytes, or an open binary file.
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "LUMA_WEIGHTS",
+    "ImageHeader",
+    "ImageSource",
+    "Loader",
+    "atomic_write_bytes",
+    "check_image",
+    "convert_channels",
+    "encode_bytes_for",
+    "encode_image",
+    "format_file_list",
+    "gigabytes",
+    "image_size",
+    "is_sixteen_bit",
+    "limited_loader",
+    "list_images",
+    "megapixels",
+    "read_header",
+    "read_image",
+    "too_large",
+    "write_image",
+]
 
 log = logging.getLogger(__name__)
-
-#: File extensions (lower case) that are treated as images.
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 #: ITU-R BT.601 luma weights used for RGB -> grayscale.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
-_EXIF_ORIENTATION = 0x0112
 _FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -80,10 +136,6 @@ def format_file_list(items: Sequence[object], limit: int = 5) -> str:
     shown = ", ".join(str(x) for x in items[:limit])
     rest = len(items) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _is_image_name(name: str) -> bool:
@@ -154,77 +206,66 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def _read_error(path: Path | str, reason: str) -> ImageReadError:
-    if not isinstance(path, Path):  # bytes: e.g. an upload
-        return ImageReadError(
-            _one_line(f"cannot read {path}: {reason}; send a PNG, JPEG, TIFF, BMP or WebP image")
-        )
-    return ImageReadError(
-        _one_line(
-            f"cannot read image '{path}': {reason}; expected a readable image file "
-            f"({', '.join(IMAGE_EXTENSIONS)}); re-export the file or remove it from the dataset"
-        )
-    )
-
-
-def _exception_reason(e: BaseException) -> str:
-    if isinstance(e, UnidentifiedImageError):
-        return "not a recognised image format"
-    if isinstance(e, FileNotFoundError):
-        return "file not found (or a broken link)"
-    if isinstance(e, IsADirectoryError):
-        return "it is a folder"
-    msg = str(e) or "no details"
-    return f"{type(e).__name__}: {msg}"
-
-
-def _orientation(im: Image.Image) -> int:
-    """EXIF orientation (1 = upright), read from the header only (never decodes pixels)."""
-    if im.format != "JPEG" and "exif" not in im.info:
-        return 1  # e.g. PNG.getexif() would decode the whole image to find a late eXIf chunk
-    try:
-        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not make the image unreadable
-        return 1
-
-
 def _int_to_unit(arr: np.ndarray) -> np.ndarray:
     arr = arr.astype(np.float64)
     if arr.size and (arr.min() < 0 or arr.max() > 65535):
         return np.clip(arr / (2**31 - 1), 0.0, 1.0).astype(np.float32)
-    return (arr / 65535.0).astype(np.float32)
+    arr /= 65535.0
+    return arr.astype(np.float32)
 
 
 def _float_to_unit(arr: np.ndarray) -> np.ndarray:
-    arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0, copy=False)
     top = float(arr.max()) if arr.size else 0.0
     if top > 1.0:
-        arr = arr / (255.0 if top <= 255.0 else 65535.0 if top <= 65535.0 else top)
-    return np.clip(arr, 0.0, 1.0)
+        arr /= np.float32(255.0 if top <= 255.0 else 65535.0 if top <= 65535.0 else top)
+    return np.clip(arr, 0.0, 1.0, out=arr)
 
 
-def _pil_to_array(im: Image.Image) -> np.ndarray:
-    """Pixels as HxWxC float32 in [0, 1] with C in {1 (L), 2 (LA), 3 (RGB), 4 (RGBA)}."""
+def _pil_samples(im: Image.Image) -> tuple[np.ndarray, str]:
+    """The samples of a loaded Pillow image as numpy and how to scale them to [0, 1]: ``u8``
+    (``H x W x C``, C in 1..4), ``u16``, ``i32`` or ``f32`` (``H x W``). Pillow's copy can be
+    freed once this returns."""
     mode = im.mode
+    # numpy arrays backed by bytes of their own (Pillow's image can be closed)
     if mode.startswith("I;16"):
-        arr = np.asarray(im).astype(np.float32)
-        return np.clip(arr / 65535.0, 0.0, 1.0)[:, :, None]
+        return np.asarray(im), "u16"
     if mode == "I":
-        return _int_to_unit(np.asarray(im))[:, :, None]
+        return np.asarray(im), "i32"
     if mode == "F":
-        return _float_to_unit(np.asarray(im))[:, :, None]
-    if mode in ("1", "L"):
-        im = im.convert("L") if mode == "1" else im
-        return (np.asarray(im, dtype=np.float32) / 255.0)[:, :, None]
-    if mode == "P":
+        return np.asarray(im), "f32"
+    if mode == "1":
+        im = im.convert("L")
+    elif mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("PA", "RGBa"):
         im = im.convert("RGBA")
     elif mode == "La":
         im = im.convert("LA")
-    elif mode not in ("LA", "RGB", "RGBA"):
+    elif mode not in _NATIVE_MODES:
         im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
-    return np.asarray(im, dtype=np.float32) / 255.0
+    return np.asarray(im), "u8"
+
+
+def _samples_to_unit(arr: np.ndarray, kind: str) -> np.ndarray:
+    """HxWxC float32 in [0, 1] from :func:`_pil_samples` (C in {1 (L), 2 (LA), 3, 4})."""
+    if kind == "u16":
+        out = arr.astype(np.float32)
+        out /= np.float32(65535.0)
+        np.clip(out, 0.0, 1.0, out=out)
+    elif kind == "i32":
+        out = _int_to_unit(arr)
+    elif kind == "f32":
+        out = _float_to_unit(arr)
+    else:
+        out = arr.astype(np.float32)
+        out /= np.float32(255.0)
+    return out[:, :, None] if out.ndim == 2 else out
+
+
+def _pil_to_array(im: Image.Image) -> np.ndarray:
+    """Pixels as HxWxC float32 in [0, 1] with C in {1 (L), 2 (LA), 3 (RGB), 4 (RGBA)}."""
+    return _samples_to_unit(*_pil_samples(im))
 
 
 def convert_channels(img: np.ndarray, channels: int) -> np.ndarray:
@@ -256,37 +297,39 @@ def convert_channels(img: np.ndarray, channels: int) -> np.ndarray:
         rgb = np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color
         a = alpha if alpha is not None else np.ones_like(rgb[:, :, :1])
         return np.ascontiguousarray(np.concatenate([rgb, a], axis=2), dtype=np.float32)
+    owned = False  # whether `color` is a new array (then changed in place: less memory)
     if alpha is not None:  # composite over white
-        color = color * alpha + (1.0 - alpha)
+        color = color * alpha
+        color += 1.0 - alpha
+        owned = True
     if channels == 1 and color.shape[2] == 3:
-        color = (color @ LUMA_WEIGHTS)[:, :, None]
+        color, owned = (color @ LUMA_WEIGHTS)[:, :, None], True
     elif channels == 3 and color.shape[2] == 1:
-        color = np.repeat(color, 3, axis=2)
+        color, owned = np.repeat(color, 3, axis=2), True
+    if owned and color.dtype == np.float32 and color.flags.c_contiguous:
+        return np.clip(color, 0.0, 1.0, out=color)
     return np.ascontiguousarray(np.clip(color, 0.0, 1.0), dtype=np.float32)
 
 
-def _opener(source: ImageSource) -> tuple[Path | str, object]:
-    """(name for messages, what ``Image.open`` takes) of a source."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return "the image data", bytes(source)
-    if hasattr(source, "read"):
-        return "the image data", source.read()  # type: ignore[union-attr]
-    return Path(source), Path(source)  # type: ignore[arg-type]
-
-
-def read_image(source: ImageSource, channels: int = 3) -> np.ndarray:
+def read_image(
+    source: ImageSource, channels: int = 3, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Decode an image to an ``H x W x channels`` float32 array in [0, 1].
 
-    See the module docstring for how bit depths, modes and transparency are handled.
+    See the module docstring for how bit depths, modes and transparency are handled. The
+    header is checked first: an image of more than ``max_pixels`` pixels is refused before any
+    pixel is decoded.
 
     Args:
         source: The image file, or its bytes (or an open binary file).
         channels: 1 (grayscale), 3 (RGB) or 4 (RGBA, alpha kept).
+        max_pixels: Largest width x height decoded (0 or None: no limit).
 
     Returns:
         float32 array of shape ``(H, W, channels)`` with values in [0, 1].
 
     Raises:
+        ImageTooLargeError: more than ``max_pixels`` pixels (an :class:`ImageReadError`).
         ImageReadError: the file is missing, empty, truncated or not a decodable image (the
             message names the file and the decoder's reason).
         ConfigError: ``channels`` is not 1, 3 or 4.
@@ -302,26 +345,84 @@ def read_image(source: ImageSource, channels: int = 3) -> np.ndarray:
     def open_image() -> Image.Image:
         return Image.open(io.BytesIO(what) if isinstance(what, bytes) else what)  # type: ignore[arg-type]
 
+    _allow_pillow(max_pixels)
     try:
         if isinstance(what, bytes) and not what:
             raise _read_error(name, "it is empty (0 bytes)")
         if isinstance(name, Path) and name.is_file() and name.stat().st_size == 0:
             raise _read_error(name, "the file is empty (0 bytes)")
-        with open_image() as im:
+        with _quiet_bomb_warning():
+            im = open_image()
+        try:
+            header = _header_of(im)
+            error = too_large(header, max_pixels, name, channels)
+            if error is not None:
+                raise error
             orientation = _orientation(im)
             deep = high_bit_color(im)
             if not deep:
                 im.load()
-                arr = _pil_to_array(im)
+                samples, kind = _pil_samples(im)
+        finally:
+            im.close()  # frees Pillow's copy of the pixels (leaving the `with` block does not)
+            del im
         if deep:
-            arr = decode_high_bit_color(open_image).astype(np.float32) / 65535.0
+            samples, kind = decode_high_bit_color(open_image), "u16"
+        release_memory(header.pixels * 4)  # Pillow's freed blocks, before the float copy
+        arr = _samples_to_unit(samples, kind)
+        del samples
     except ImageReadError:
         raise
+    except Image.DecompressionBombError as e:
+        raise ImageTooLargeError(_bomb_message(name, e)) from None
     except Exception as e:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, ...)
         raise _read_error(name, _exception_reason(e)) from e
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         arr = _apply_orientation(arr, orientation)
+    if arr.shape[2] == channels and channels != 4:
+        return arr  # already [0, 1] float32, contiguous, no alpha: nothing to convert
     return convert_channels(arr, channels)
+
+
+#: ``load(path, channels) -> H x W x C float32 in [0, 1]``: an image loader (read_image, i2i's
+#: plugin hook, a user's function).
+Loader = Callable[[Path, int], np.ndarray]
+
+
+def _takes_max_pixels(load: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(load).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "max_pixels" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def limited_loader(load: Callable[..., np.ndarray] | None, max_pixels: int | None) -> Loader:
+    """``load`` (default :func:`read_image`) refusing images of more than ``max_pixels``
+    pixels before they are decoded.
+
+    A loader that takes ``max_pixels`` (:func:`read_image`, i2i's ``Context.load_image``) gets
+    it and checks the header itself; for any other the header is read here first (files Pillow
+    cannot open are left to the loader).
+    """
+    load = load or read_image
+    if _takes_max_pixels(load):
+        return functools.partial(load, max_pixels=max_pixels or 0)
+
+    def checked(path: Path, channels: int) -> np.ndarray:
+        if max_pixels:
+            try:
+                header = read_header(path)
+            except ImageTooLargeError:
+                raise
+            except ImageReadError:
+                header = None  # not an image Pillow knows: the loader's business
+            error = too_large(header, max_pixels, Path(path), channels) if header else None
+            if error is not None:
+                raise error
+        return load(path, channels)
+
+    return checked
 
 
 def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -338,100 +439,93 @@ def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(ops[orientation](arr))
 
 
-def image_size(source: ImageSource) -> tuple[int, int]:
-    """Width and height of an image, from its header only (pixels are not decoded).
-
-    The EXIF orientation is taken into account, as in :func:`read_image`.
-
-    Args:
-        source: The image file, or its bytes (or an open binary file).
-
-    Returns:
-        ``(width, height)``.
-
-    Raises:
-        ImageReadError: the file cannot be opened as an image.
-    """
-    name, what = _opener(source)
-    try:
-        with Image.open(io.BytesIO(what) if isinstance(what, bytes) else what) as im:  # type: ignore[arg-type]
-            w, h = im.size
-            if _orientation(im) in (5, 6, 7, 8):
-                w, h = h, w
-    except Exception as e:  # noqa: BLE001
-        empty = what == b"" if isinstance(what, bytes) else _is_empty(name)  # type: ignore[arg-type]
-        reason = "it is empty (0 bytes)" if empty else _exception_reason(e)
-        raise _read_error(name, reason) from e
-    return w, h
-
-
-def is_sixteen_bit(source: ImageSource) -> bool:
-    """True when an image holds more than 8 bits per sample (read from the header)."""
-    _, what = _opener(source)
-    try:
-        with Image.open(io.BytesIO(what) if isinstance(what, bytes) else what) as im:  # type: ignore[arg-type]
-            if im.mode.startswith(("I", "F")):
-                return True
-            return any(";16" in str(t.args) for t in getattr(im, "tile", None) or [])
-    except Exception:  # noqa: BLE001 - the decoder reports unreadable files properly
-        return False
-
-
-def _is_empty(path: Path) -> bool:
-    try:
-        return path.is_file() and path.stat().st_size == 0
-    except OSError:
-        return False
-
-
-def check_image(path: str | os.PathLike[str]) -> tuple[str | None, tuple[int, int] | None]:
+def check_image(
+    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[str | None, tuple[int, int] | None]:
     """Cheap integrity check of one file without a full decode.
 
-    PNG chunks and CRCs are verified (Pillow ``verify``); JPEGs are decoded at 1/8 scale
-    (which still reads the whole entropy-coded stream, so truncation is found).
+    The header comes first: an image of more than ``max_pixels`` pixels is a problem (nothing
+    else of it is read). PNG chunks and CRCs are verified (Pillow ``verify``); JPEGs are decoded
+    at 1/8 scale (which still reads the whole entropy-coded stream, so truncation is found).
 
     Returns:
-        ``(None, (width, height))`` for a good file, ``(reason, None)`` for a bad one.
+        ``(None, (width, height))`` for a good file, ``(reason, None)`` for a bad one,
+        ``(reason, (width, height))`` for one larger than ``max_pixels``.
     """
     path = Path(path)
+    _allow_pillow(max_pixels)
     try:
         if _is_empty(path):
             return "the file is empty (0 bytes)", None
-        with Image.open(path) as im:
-            w, h = im.size
-            if _orientation(im) in (5, 6, 7, 8):
-                w, h = h, w
+        with _quiet_bomb_warning(), Image.open(path) as im:
+            header = _header_of(im)
+            if max_pixels and header.pixels > max_pixels:
+                return (
+                    f"{header.describe()}, {megapixels(header.pixels)}: more than the limit of "
+                    f"{megapixels(int(max_pixels))} per image; decoding it would take about "
+                    f"{gigabytes(header.decode_bytes())}"
+                ), (header.width, header.height)
             if im.format == "JPEG":
                 iw, ih = im.size
                 im.draft(im.mode, (max(1, iw // 8), max(1, ih // 8)))
                 im.load()
             else:
                 im.verify()
+    except Image.DecompressionBombError as e:
+        return f"larger than Pillow's own limit for one image ({_one_line(str(e))})", None
     except Exception as e:  # noqa: BLE001 - Pillow raises many exception types
         return _exception_reason(e), None
-    return None, (w, h)
+    return None, (header.width, header.height)
+
+
+#: Rows converted at a time when writing (bounds the float64 temporaries of large images).
+_ROWS = 256
 
 
 def _to_uint(arr: np.ndarray, bit_depth: int) -> np.ndarray:
+    """``H x W x C`` values in [0, 1] (clipped) as uint8 / uint16 samples, row block by row
+    block (the float64 rounding needs ``8 x`` the output's memory only for one block)."""
     top = 65535 if bit_depth == 16 else 255
-    scaled = np.rint(np.clip(arr.astype(np.float64), 0.0, 1.0) * top)
-    return scaled.astype(np.uint16 if bit_depth == 16 else np.uint8)
+    out = np.empty(arr.shape, np.uint16 if bit_depth == 16 else np.uint8)
+    for y0 in range(0, arr.shape[0], _ROWS):
+        block = arr[y0 : y0 + _ROWS].astype(np.float64)
+        np.clip(block, 0.0, 1.0, out=block)
+        block *= top
+        out[y0 : y0 + _ROWS] = np.rint(block, out=block)
+    return out
 
 
-def _encode(arr: np.ndarray, suffix: str, bit_depth: int) -> bytes:
+def _encode(arr: np.ndarray, suffix: str, bit_depth: int, out: BinaryIO) -> None:
+    """Write the file of ``arr`` (``H x W x C`` in [0, 1]) to ``out``."""
     fmt = _FORMATS[suffix]
     pixels = _to_uint(arr, bit_depth)
     if bit_depth == 16 and pixels.shape[2] == 3:  # Pillow has no 16-bit colour mode
-        return encode_png16(pixels) if fmt == "PNG" else encode_tiff16(pixels)
+        (encode_png16 if fmt == "PNG" else encode_tiff16)(pixels, out)
+        return
     im = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    del pixels  # Pillow holds its own copy
     kwargs: dict[str, object] = {}
     if fmt == "JPEG":
         kwargs["quality"] = 95
     elif fmt == "WEBP":
         kwargs["lossless"] = True
-    out = io.BytesIO()
-    im.save(out, format=fmt, **kwargs)
-    return out.getvalue()
+    try:
+        im.save(out, format=fmt, **kwargs)
+    finally:
+        im.close()
+
+
+def encode_bytes_for(height: int, width: int, channels: int, bits: int = 16) -> int:
+    """Most memory :func:`write_image` / :func:`encode_image` take to write an image of
+    ``height x width x channels`` at ``bits`` per sample besides the float array itself (bytes;
+    an upper bound with 10% to spare): the integer samples, Pillow's copy (8-bit files), the
+    compressed data (at most twice as large as the samples), the float64 rounding of one row
+    block and the 16-bit encoders' filter scratch for one block."""
+    p = int(height) * int(width)
+    samples = (2 if bits == 16 else 1) * channels
+    pillow = 4 if bits != 16 else 2 if channels == 1 else 0
+    rows = (16 * _ROWS + 96 * ROWS_PER_BLOCK) * int(width) * channels
+    return int(1.1 * (p * (3 * samples + pillow) + rows))
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -442,13 +536,17 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     Returns:
         The path written.
     """
+    return _atomic_write(path, lambda f: f.write(data))
+
+
+def _atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -465,8 +563,9 @@ def _check_array(array: np.ndarray, name: str) -> np.ndarray:
             f"write_image expects an HxWxC array with C = 1 or 3, got shape {tuple(array.shape)} "
             f"for {name}; transpose CHW tensors to HWC first"
         )
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"cannot write {name}: the array holds NaN or infinite values")
+    for y0 in range(0, arr.shape[0], _ROWS):  # by row blocks: no full-size boolean array
+        if not np.isfinite(arr[y0 : y0 + _ROWS]).all():
+            raise InputError(f"cannot write {name}: the array holds NaN or infinite values")
     return arr
 
 
@@ -497,7 +596,9 @@ def encode_image(array: np.ndarray, suffix: str = ".png", bit_depth: int = 8) ->
     """
     suffix = suffix.lower()
     _check_format(suffix, bit_depth, f"a {suffix} image")
-    return _encode(_check_array(array, f"a {suffix} image"), suffix, bit_depth)
+    out = io.BytesIO()
+    _encode(_check_array(array, f"a {suffix} image"), suffix, bit_depth, out)
+    return out.getvalue()
 
 
 def write_image(path: str | os.PathLike[str], array: np.ndarray, bit_depth: int = 8) -> Path:
@@ -521,5 +622,6 @@ def write_image(path: str | os.PathLike[str], array: np.ndarray, bit_depth: int 
     """
     path = Path(path)
     arr = _check_array(array, f"'{path}'")
-    _check_format(path.suffix.lower(), bit_depth, f"'{path}'")
-    return atomic_write_bytes(path, _encode(arr, path.suffix.lower(), bit_depth))
+    suffix = path.suffix.lower()
+    _check_format(suffix, bit_depth, f"'{path}'")
+    return _atomic_write(path, lambda f: _encode(arr, suffix, bit_depth, f))

@@ -19,7 +19,15 @@ import numpy as np
 from PIL import Image
 
 from .errors import DatasetError, ImageReadError
-from .imageio import ImageSource, _opener
+from .headers import (
+    DEFAULT_MAX_PIXELS,
+    ImageSource,
+    _allow_pillow,
+    _header_of,
+    _opener,
+    _quiet_bomb_warning,
+    too_large,
+)
 
 #: Conventional palette file name in a label-map folder.
 PALETTE_NAME = "palette.txt"
@@ -121,24 +129,42 @@ def _map_colors(rgb: np.ndarray, palette: Palette, path: Path) -> np.ndarray:
     return values[pos]
 
 
-def read_label_map(source: ImageSource, palette: Palette | None = None) -> np.ndarray:
+def read_label_map(
+    source: ImageSource,
+    palette: Palette | None = None,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
     """Decode a label (or instance) map (a file, or its bytes) into an ``H x W`` int64 array of
     ids.
 
     Single-channel files (8/16/32-bit) give their values, palette ("P") PNGs their indices;
-    RGB(A) files are mapped through ``palette`` (or read as grey values when R == G == B).
+    RGB(A) files are mapped through ``palette`` (or read as grey values when R == G == B). The
+    header is checked first: more than ``max_pixels`` pixels (0 / None: no limit) is refused
+    before decoding.
 
     Raises:
+        ImageTooLargeError: more than ``max_pixels`` pixels.
         ImageReadError: the file cannot be decoded.
         UnknownColorsError: an RGB map holds colours the palette does not list.
         DatasetError: an RGB map without a palette.
     """
     path, what = _opener(source)
+    _allow_pillow(max_pixels)
     try:
-        with Image.open(io.BytesIO(what) if isinstance(what, bytes) else what) as im:  # type: ignore[arg-type]
+        with _quiet_bomb_warning():
+            im = Image.open(io.BytesIO(what) if isinstance(what, bytes) else what)  # type: ignore[arg-type]
+        try:
+            error = too_large(_header_of(im), max_pixels, path, 1)
+            if error is not None:
+                raise error
             im.load()
             mode = im.mode
             arr = np.asarray(im)
+        finally:
+            im.close()
+    except ImageReadError:
+        raise
     except Exception as e:  # noqa: BLE001 - Pillow raises many exception types
         where = f"'{path}'" if isinstance(path, Path) else "(uploaded data)"
         reason = " ".join(f"{type(e).__name__}: {e}".split())

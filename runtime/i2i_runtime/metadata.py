@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -172,8 +173,97 @@ def build_metadata(
     return {PREFIX + k: v for k, v in meta.items()}
 
 
+#: Accepted ranges of the numeric metadata (anything outside is a damaged or hand-edited file).
+_LIMITS = {
+    "stride": (1, 1024),
+    "scale": (1, 64),
+    "num_classes": (0, 1_000_000),
+    "opset": (0, 1000),
+    "channels": (1, 4096),
+    "step": (0, 2**63 - 1),
+    "dontcare": (-1, 1_000_000),
+}
+_PRECISIONS = ("fp32", "fp16", "int8")
+_MAX_STATIC = 65536
+
+
+class _Bad(ValueError):
+    """One malformed value (its message names the key, the value and what is expected)."""
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _int(key: str, value: object) -> int:
+    lo, hi = _LIMITS[key.rsplit(".", 1)[-1]]
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text) if len(text) <= 30 else None
+        except ValueError:
+            number = None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        number = None
+    if number is None or not lo <= number <= hi:
+        raise _Bad(f"i2i_{key} must be a whole number from {lo} to {hi}, got {_show(value)}")
+    return number
+
+
+def _json(key: str, text: str, kind: type) -> Any:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise _Bad(f"i2i_{key} is not valid JSON ({' '.join(str(e).split())[:80]})") from None
+    if not isinstance(value, kind):
+        name = "a JSON list" if kind is list else "a JSON object"
+        raise _Bad(f"i2i_{key} must be {name}, got {type(value).__name__}")
+    return value
+
+
+def _value_range(key: str, value: object) -> tuple[float, float]:
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
+    if ok:
+        lo, hi = float(value[0]), float(value[1])  # type: ignore[index]
+        if math.isfinite(lo) and math.isfinite(hi) and lo < hi:
+            return lo, hi
+    raise _Bad(f"{key} must be [LO, HI] with finite LO < HI, got {_show(value)}")
+
+
+def _port(key: str, spec: object, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """Check one entry of i2i_inputs / i2i_outputs."""
+    if not isinstance(spec, dict):
+        raise _Bad(f"i2i_{key} entries must be JSON objects, got {_show(spec)}")
+    kind = spec.get("kind", "image")
+    if kind not in kinds:
+        raise _Bad(f"i2i_{key} has an entry of kind {_show(kind)}; known: {', '.join(kinds)}")
+    if "channels" not in spec:
+        raise _Bad(f"i2i_{key} entry {kind!r} has no 'channels'")
+    out = dict(spec)
+    out["kind"] = kind
+    out["channels"] = _int(f"{key}.channels", spec["channels"])
+    if "value_range" in spec:
+        out["value_range"] = list(_value_range(f"i2i_{key} value_range", spec["value_range"]))
+    for name in ("num_classes", "dontcare"):
+        if name in spec:
+            out[name] = _int(f"{key}.{name}", spec[name])
+    return out
+
+
 def parse_metadata(props: Mapping[str, str], source: str | Path = "") -> ModelMetadata:
     """Parse ``metadata_props`` (e.g. onnxruntime's ``get_modelmeta().custom_metadata_map``).
+
+    Every value is checked: whole numbers in range (``i2i_stride`` 1..1024, ``i2i_scale``
+    1..64, ...), valid JSON of the right shape (``i2i_inputs``: a list of objects with a known
+    ``kind`` and ``channels``), inputs the engines can feed, a known precision, a static size
+    ``HxW``; a damaged or hand-edited file is refused in one line naming the key.
 
     Raises:
         InputError: the model has no i2i metadata (not exported by ``i2i export``), or it is
@@ -187,28 +277,62 @@ def parse_metadata(props: Mapping[str, str], source: str | Path = "") -> ModelMe
             "--spec (e.g. --spec channels=3,stride=4,range=-1:1)"
         )
     try:
-        static = None
-        if p.get("static"):
-            h, _, w = p["static"].partition("x")
-            static = (int(h), int(w))
-        return ModelMetadata(
-            family=p["family"],
-            direction=p.get("direction", "AtoB"),
-            version=p.get("version", "?"),
-            step=int(p.get("step", "0") or 0),
-            inputs=tuple(json.loads(p["inputs"])),
-            outputs=tuple(json.loads(p.get("outputs", "[]"))),
-            stride=int(p.get("stride", "1")),
-            scale=int(p.get("scale", "1")),
-            num_classes=int(p.get("num_classes", "0") or 0),
-            opset=int(p.get("opset", "0") or 0),
-            precision=p.get("precision", "fp32"),
-            static=static,
-            verified=json.loads(p.get("verified", "{}") or "{}"),
-            run_config=json.loads(p.get("run_config", "{}") or "{}"),
-        )
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{what} has malformed i2i metadata ({e}); re-export it") from None
+        return _parse(p)
+    except _Bad as e:
+        raise InputError(f"{what} has malformed i2i metadata: {e}; re-export it") from None
+
+
+def _parse(p: Mapping[str, str]) -> ModelMetadata:
+    static = None
+    if p.get("static"):
+        h, sep, w = p["static"].partition("x")
+        try:
+            static = (int(h), int(w)) if sep and len(p["static"]) <= 16 else None
+        except ValueError:
+            static = None
+        if static is None or not all(1 <= v <= _MAX_STATIC for v in static):
+            raise _Bad(f"i2i_static must be HxW (e.g. 256x256) or empty, got {_show(p['static'])}")
+    inputs = _json("inputs", p["inputs"], list)
+    outputs = _json("outputs", p.get("outputs") or "[]", list)
+    if not 1 <= len(inputs) <= len(INPUT_NAMES):
+        raise _Bad(f"i2i_inputs must list 1 to {len(INPUT_NAMES)} inputs, got {len(inputs)}")
+    if not outputs:
+        raise _Bad("i2i_outputs must list the output (kind, channels, value_range)")
+    ins = tuple(_port("inputs", spec, tuple(INPUT_NAMES)) for spec in inputs)
+    outs = tuple(_port("outputs", spec, ("image",)) for spec in outputs)
+    kinds = tuple(spec["kind"] for spec in ins)
+    if kinds[0] not in ("image", "label", "noise") or (
+        kinds[0] != "label" and kinds not in (("image",), ("noise", "class"))
+    ):
+        raise _Bad(f"i2i_inputs has inputs {', '.join(kinds)}; i2i runs image, label-map and "
+                   "noise + class models")  # fmt: skip
+    if kinds[0] == "label" and ins[0].get("num_classes", ins[0]["channels"]) < 1:
+        raise _Bad("the label input of i2i_inputs must have num_classes >= 1")
+    num_classes = _int("num_classes", p.get("num_classes") or "0")
+    if "class" in kinds and num_classes < 1:
+        raise _Bad(f"a model with a class input needs i2i_num_classes >= 1, got {num_classes}")
+    precision = p.get("precision", "fp32")
+    if precision not in _PRECISIONS:
+        raise _Bad(f"i2i_precision must be one of {', '.join(_PRECISIONS)}, got {_show(precision)}")
+    direction = p.get("direction", "AtoB")
+    if not direction or len(direction) > 64:
+        raise _Bad(f"i2i_direction must be a short name (e.g. AtoB), got {_show(direction)}")
+    return ModelMetadata(
+        family=p["family"],
+        direction=direction,
+        version=p.get("version", "?"),
+        step=_int("step", p.get("step") or "0"),
+        inputs=ins,
+        outputs=outs,
+        stride=_int("stride", p.get("stride", "1")),
+        scale=_int("scale", p.get("scale", "1")),
+        num_classes=num_classes,
+        opset=_int("opset", p.get("opset") or "0"),
+        precision=precision,
+        static=static,
+        verified=_json("verified", p.get("verified") or "{}", dict),
+        run_config=_json("run_config", p.get("run_config") or "{}", dict),
+    )
 
 
 # -- reading the keys from the file --------------------------------------------------------------

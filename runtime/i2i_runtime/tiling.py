@@ -190,7 +190,7 @@ def translate_tiled(
             out[..., sy, sx] += piece * w2
             weight[sy, sx] += w2
     assert out is not None and weight is not None
-    out = out / weight
+    out /= weight  # in place: the output is the largest array here
     return out[..., : h * scale, : w * scale]
 
 

@@ -296,7 +296,8 @@ class Translator:
     ) -> TranslateResult:
         """Translate a folder, resumably: :func:`i2i_runtime.folder.translate_folder` with this
         model (``overwrite``, ``strict``, ``tile``, ``overlap``, ``batch_size``, ``workers``,
-        ``bit_depth``, ``out_format``, ``style``, ``instances``, ``palette``)."""
+        ``bit_depth``, ``out_format``, ``style``, ``instances``, ``palette``, ``max_pixels``,
+        ``max_memory`` in bytes: a peak-memory budget, tiles chosen to fit)."""
         return translate_folder(self.engine, in_dir, out_dir, progress=progress, **options)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from i2i.datasets.image_io import (
     read_image,
     write_image,
 )
-from i2i.errors import ConfigError, DatasetError, ImageReadError, InputError
+from i2i.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, InputError
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -295,8 +295,10 @@ def test_load_image_hook_default_and_override(tmp_path: Path, rgb_file) -> None:
 
     path = rgb_file(tmp_path / "a.png", 8, 6)
     pm = make_plugin_manager(entry_points=False, builtins=False, extra=[("image_io", image_io)])
-    out = pm.hook.i2i_load_image(path=path, channels=1)
+    out = pm.hook.i2i_load_image(path=path, channels=1, max_pixels=0)
     assert out.shape == (6, 8, 1)
+    with pytest.raises(ImageTooLargeError, match="8x6 8-bit RGB PNG .*limit of 40 pixels"):
+        pm.hook.i2i_load_image(path=path, channels=1, max_pixels=40)
 
     class Override:
         @hookimpl
@@ -304,4 +306,4 @@ def test_load_image_hook_default_and_override(tmp_path: Path, rgb_file) -> None:
             return np.zeros((2, 2, channels), np.float32)
 
     pm.register(Override(), name="override")
-    assert pm.hook.i2i_load_image(path=path, channels=3).shape == (2, 2, 3)
+    assert pm.hook.i2i_load_image(path=path, channels=3, max_pixels=40).shape == (2, 2, 3)

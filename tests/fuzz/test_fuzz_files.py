@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,65 +20,15 @@ import numpy as np
 import pytest
 import tomli_w
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from i2i.errors import I2IError
+from i2i.testing.fuzz import MAX_GROWTH_MB, QUICK, flat_memory, json_values, long, outcome
 from i2i.training.checkpoint import find_checkpoint, load_model, read_header
 from i2i.training.run import resolve_run_config
-
-QUICK = settings(max_examples=12, derandomize=True, deadline=None, database=None,
-                 suppress_health_check=list(HealthCheck))  # fmt: skip
-
-
-def long(n: int) -> settings:
-    """The ``make fuzz`` budget of one property (all of them together stay under 10 minutes)."""
-    return settings(max_examples=n, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))  # fmt: skip
-
-
-MAX_GROWTH_MB = 500
-
-
-@contextmanager
-def flat_memory() -> Iterator[None]:
-    """Fail when the process's peak RSS grows by more than MAX_GROWTH_MB inside."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    yield
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert grown < MAX_GROWTH_MB, f"peak RSS grew by {grown:.0f} MB"
-
-
-def outcome(fn: Callable[[], Any]) -> Any:
-    """Run ``fn``: success, or an i2i error whose message is one line (anything else fails)."""
-    try:
-        return fn()
-    except I2IError as e:
-        msg = str(e)
-        assert msg.strip() and "\n" not in msg, repr(msg)
-        return e
-
-
-# -- values ------------------------------------------------------------------------------------
-
-scalars = st.one_of(
-    st.integers(-5, 300),
-    st.integers(-(2**63), 2**63 - 1),
-    st.sampled_from([0, 1, 2, 100_000, 10**9]),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-    st.booleans(),
-)
-json_values = st.recursive(
-    st.one_of(scalars, st.none()),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
 
 
 def _leaves(tree: dict, prefix: tuple = ()) -> list[tuple]:
