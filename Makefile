@@ -3,6 +3,7 @@
 #             (installs Debian's chromium for the web page test: make browser)
 # make bench-serve : the translation server's throughput and latency with and without batching
 # make fuzz : the long fault-injection and fuzz variants (docs/reliability.md)
+# make long : learning runs of minutes (e.g. the cgan run that must beat chance)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
 BROWSER ?= /usr/bin/chromium
 
-.PHONY: demo test lint pytest fuzz bench bench-serve browser clean
+.PHONY: demo test lint pytest fuzz long bench bench-serve browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,10 @@ test: lint pytest
 # under 10 minutes on 2 CPU cores; I2I_FUZZ_SEED=N replays the printed kill seed
 fuzz: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m fuzz tests/fuzz
+
+# learning runs of minutes (about 3.5 minutes on 2 CPU cores), kept out of make test's budget
+long: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m long tests
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_step.py --model cyclegan --size 128 --steps 4

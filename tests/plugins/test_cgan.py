@@ -107,7 +107,7 @@ def test_sample_eval_and_export_cli(ctx, cgan_run, tmp_path, weights_env) -> Non
     assert r.exit_code == 1 and "i2i sample" in r.output or "inputs" in r.output
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_short_cpu_run_beats_chance(ctx, demo_data, tmp_path) -> None:
     """~3 minutes on 2 CPU cores: 16-px samples become recognisably class-conditional."""
     from i2i.plugins.cgan import evaluate
