@@ -191,7 +191,7 @@ def save_checkpoint(
         write_text_atomic(ckpt_root / LATEST, name + "\n")
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        prev = _latest_name(ckpt_root)
+        prev = _pointer(ckpt_root, LATEST)
         kept = f"the previous checkpoint {prev} is intact" if prev else "no checkpoint exists yet"
         raise CheckpointError(
             f"could not write checkpoint {name} in {ckpt_root}: {describe_failure(e).message}; "
@@ -202,10 +202,6 @@ def save_checkpoint(
         raise
     prune_checkpoints(ckpt_root, keep)
     return final
-
-
-def _latest_name(ckpt_root: Path) -> str:
-    return _pointer(ckpt_root, LATEST)
 
 
 def _pointer(ckpt_root: Path, pointer: str) -> str:
